@@ -1,14 +1,27 @@
 import { defineConfig } from 'vitest/config';
 
+// Two projects: unit tests need nothing but Node; integration tests run generated artifacts
+// through the real programs and servers, which tests/harness obtains and starts once per run.
 export default defineConfig({
   test: {
-    include: ['tests/**/*.test.ts'],
-    // Real programs and servers are obtained and started once per run, here.
-    globalSetup: ['tests/harness/global-setup.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 300_000,
-    // Two cores: tests that drive real servers should not all run at once.
-    fileParallelism: true,
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['tests/unit/**/*.test.ts'],
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['tests/integration/**/*.test.ts'],
+          globalSetup: ['tests/harness/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 300_000,
+        },
+      },
+    ],
+    // Two cores: real servers and test workers share them.
     maxWorkers: 2,
   },
 });

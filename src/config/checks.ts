@@ -1,0 +1,101 @@
+// Rules that span several keys, which a schema cannot say: each field has a source for every CDN
+// flavour, names do not collide, and metric tags stay low-cardinality.
+import type { Field, KitConfig } from './schema.js';
+import type { ConfigPath, Severity } from './load.js';
+import { logKeyOf } from './model.js';
+
+export interface Check {
+  severity: Severity;
+  path: ConfigPath;
+  message: string;
+}
+
+/** ILP keys InfluxDB refuses outright ("time" is the timestamp column in InfluxQL). */
+const RESERVED_METRIC_KEYS = new Set(['time']);
+
+/** Sources and names whose values are practically unbounded: fine in logs, a disaster as tags. */
+const UNBOUNDED_SOURCES = [/\bclient\.ip\b/i, /\breq\.url\b/i, /\bbereq\.url\b/i, /user-agent/i, /request-id/i, /%[hrUq]\b/];
+const UNBOUNDED_NAMES = /(^|[_-])(ip|url|uri|path|query|user_agent|useragent|request_id|timestamp|time)$/i;
+
+export function checkConfig(config: KitConfig): Check[] {
+  const checks: Check[] = [];
+  const add = (severity: Severity, path: ConfigPath, message: string) => checks.push({ severity, path, message });
+
+  const seen = new Map<string, number>();
+  const seenLogKeys = new Map<string, number>();
+  config.fields.forEach((field, i) => {
+    const at = ['fields', i] as const;
+    const earlier = seen.get(field.name);
+    if (earlier !== undefined) {
+      add('error', [...at, 'name'], `"${field.name}" is already declared at fields[${earlier}]; declare each field once and list all its roles`);
+    }
+    seen.set(field.name, i);
+    if (field.roles.includes('log')) {
+      const key = logKeyOf(field);
+      const other = seenLogKeys.get(key);
+      if (other !== undefined) add('error', [...at, field.logKey ? 'logKey' : 'name'], `the error-log key "${key}" is already used by fields[${other}]`);
+      seenLogKeys.set(key, i);
+    }
+
+    const roles = new Set(field.roles);
+    if (roles.size !== field.roles.length) add('error', [...at, 'roles'], 'a role is listed twice');
+    if (roles.has('tag') && roles.has('field')) {
+      add('error', [...at, 'roles'], `"${field.name}" cannot be both a metric tag and a metric field: InfluxDB would see the same key twice; keep one of "tag" or "field"`);
+    }
+    if ((roles.has('tag') || roles.has('field')) && RESERVED_METRIC_KEYS.has(field.name)) {
+      add('error', [...at, 'name'], `"${field.name}" is reserved by InfluxDB and cannot be a tag or field key; rename it`);
+    }
+    checkSources(field, config, (path, message) => add('error', [...at, ...path], message));
+    if (roles.has('tag') && !field.allowHighCardinality && isUnbounded(field)) {
+      add(
+        'warning',
+        [...at, 'roles'],
+        `"${field.name}" looks high-cardinality (every distinct value makes a new InfluxDB series); keep it in "log" only, or set allowHighCardinality: true`,
+      );
+    }
+  });
+
+  if (!config.fields.some((f) => f.roles.includes('field'))) {
+    add('error', ['fields'], 'at least one field needs the role "field": an ILP line without a field is invalid');
+  }
+  if (!config.fields.some((f) => f.roles.includes('log'))) {
+    add('warning', ['fields'], 'no field has the role "log": error logs would be empty JSON objects');
+  }
+
+  const topics = config.kafka.topics;
+  const topicNames = Object.entries(topics).map(([role, t]) => [role, t.name] as const);
+  topicNames.forEach(([role, topic], i) => {
+    const clash = topicNames.slice(0, i).find(([, other]) => other === topic);
+    if (clash) add('error', ['kafka', 'topics', role, 'name'], `topic "${topic}" is also the ${clash[0]} topic; each stream needs its own`);
+  });
+  if (config.receivers.logsPort === config.receivers.metricsPort) {
+    add('error', ['receivers', 'metricsPort'], 'logs and metrics receivers need different ports (the port tells them apart)');
+  }
+  return checks;
+}
+
+function checkSources(field: Field, config: KitConfig, add: (path: ConfigPath, message: string) => void): void {
+  if (field.kit) {
+    if (field.fastly !== undefined) add(['fastly'], `a field with kit: ${field.kit} takes its value from the kit config; remove "fastly"`);
+    if (field.varnish !== undefined) add(['varnish'], `a field with kit: ${field.kit} takes its value from the kit config; remove "varnish"`);
+    if (field.type !== 'string') add(['type'], `a field with kit: ${field.kit} is a string`);
+    return;
+  }
+  for (const flavour of config.cdn.flavours) {
+    if (field[flavour] === undefined) {
+      add([], `"${field.name}" has no "${flavour}" source, and cdn.flavours includes ${flavour}; add ${flavour}: <expression>, or kit: product|environment`);
+    }
+  }
+  const varnish = field.varnish;
+  if (varnish && typeof varnish === 'object' && 'ncsa' in varnish && field.roles.includes('tag') && field.type === 'string') {
+    add(['varnish', 'ncsa'], 'varnishncsa cannot escape a string for line protocol; give this tag a VCL expression ({vcl: …}) instead');
+  }
+}
+
+function isUnbounded(field: Field): boolean {
+  if (field.type === 'ip' || field.type === 'timestamp' || field.type === 'float') return true;
+  if (UNBOUNDED_NAMES.test(field.name)) return true;
+  const varnish = field.varnish;
+  const sources = [field.fastly, typeof varnish === 'string' ? varnish : varnish && ('vcl' in varnish ? varnish.vcl : varnish.ncsa)];
+  return sources.some((s) => s !== undefined && UNBOUNDED_SOURCES.some((re) => re.test(s)));
+}

@@ -1,0 +1,183 @@
+// The kit config: the one file a platform engineer writes. Every generator, bridge and dashboard
+// reads this typed object, so a field declared here cannot disagree between artifacts.
+// Descriptions become the published JSON Schema's, which editors show on hover.
+import { z } from 'zod';
+
+/** Names that travel into VCL, JSON keys, ILP keys and Elasticsearch fields must be safe in all four. */
+const NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
+/** Kafka's own rule for topic names. */
+const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
+
+const name = (what: string) =>
+  z
+    .string()
+    .regex(NAME, `${what} must start with a letter and contain only letters, digits, "_" and "-"`);
+
+const port = z.int().min(1).max(65535);
+
+export const FIELD_TYPES = ['string', 'integer', 'float', 'boolean', 'timestamp', 'ip'] as const;
+export const FIELD_ROLES = ['log', 'tag', 'field'] as const;
+export const CDN_FLAVOURS = ['fastly', 'varnish'] as const;
+
+const varnishSource = z.union([
+  z.string().min(1).describe('A Varnish VCL expression evaluated in vcl_deliver, e.g. req.http.API-Name'),
+  z
+    .strictObject({
+      vcl: z.string().min(1).describe('A Varnish VCL expression evaluated in vcl_deliver'),
+    })
+    .describe('A Varnish VCL expression evaluated in vcl_deliver'),
+  z
+    .strictObject({
+      ncsa: z
+        .string()
+        .min(1)
+        .describe('A varnishncsa format specifier, e.g. %s, %D or %{Varnish:time_firstbyte}x'),
+    })
+    .describe('A value only varnishncsa knows (timings, bytes)'),
+]);
+
+export const fieldSchema = z
+  .strictObject({
+    name: name('a field name').describe('The key in the error-log JSON and the ILP tag or field key'),
+    logKey: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'letters, digits, "_" and "-", starting with a letter')
+      .optional()
+      .describe('The key in the error-log JSON when it differs from the metric name (fastly_pop vs pop)'),
+    type: z.enum(FIELD_TYPES).default('string').describe('Decides JSON quoting, ILP suffix and the Elasticsearch mapping'),
+    roles: z
+      .array(z.enum(FIELD_ROLES))
+      .min(1)
+      .describe('Where the value goes: log = error-log JSON, tag = metric tag, field = metric field'),
+    kit: z
+      .enum(['product', 'environment'])
+      .optional()
+      .describe('Take the value from the kit-level setting of this name instead of a CDN expression'),
+    fastly: z.string().min(1).optional().describe('Fastly VCL expression giving the value in vcl_log'),
+    varnish: varnishSource.optional(),
+    allowHighCardinality: z
+      .boolean()
+      .default(false)
+      .describe('Silence the warning for a tag whose values are practically unbounded (client IP, URL)'),
+    description: z.string().optional(),
+  })
+  .describe('One piece of CDN log data, declared once');
+
+const topicSchema = z.strictObject({
+  name: z.string().regex(TOPIC, 'a Kafka topic name: 1 to 249 of letters, digits, ".", "_" and "-"'),
+  partitions: z.int().min(1).max(1000).default(3),
+});
+
+export const kitConfigSchema = z
+  .strictObject({
+    product: name('product').describe('What the CDN serves; a constant tag and a dashboard title'),
+    environment: name('environment').default('prod'),
+    cdn: z
+      .strictObject({
+        flavours: z
+          .array(z.enum(CDN_FLAVOURS))
+          .min(1)
+          .default(['fastly', 'varnish'])
+          .describe('Which CDN logging snippets to generate'),
+        fastly: z
+          .strictObject({
+            logsEndpoint: name('a Fastly endpoint name').default('cdn-logs'),
+            metricsEndpoint: name('a Fastly endpoint name').default('cdn-metrics'),
+          })
+          .prefault({})
+          .describe('Names of the two syslog logging endpoints in the Fastly service'),
+      })
+      .prefault({}),
+    errors: z
+      .strictObject({
+        minStatus: z.int().min(100).max(599).default(400).describe('Responses with a status at or above this are logged as JSON'),
+      })
+      .prefault({}),
+    metrics: z
+      .strictObject({
+        measurement: name('a measurement name').default('cdnmetrics'),
+        missingTagValue: z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-" (it is written unescaped)')
+          .default('none')
+          .describe('Written instead of an unset or empty tag value, which would make the ILP line invalid'),
+      })
+      .prefault({}),
+    receivers: z
+      .strictObject({
+        host: z.string().default('0.0.0.0').describe('Address the syslog receivers listen on'),
+        logsPort: port.default(5140),
+        metricsPort: port.default(5141),
+      })
+      .prefault({}),
+    kafka: z
+      .strictObject({
+        brokers: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'host:port')).min(1).default(['kafka:9092']),
+        topics: z
+          .strictObject({
+            logs: topicSchema.prefault({ name: 'cdn-logs' }),
+            metrics: topicSchema.prefault({ name: 'cdn-metrics' }),
+            deadLetter: topicSchema.prefault({ name: 'cdn-dead-letter', partitions: 1 }),
+          })
+          .prefault({}),
+        producer: z
+          .strictObject({
+            compression: z.enum(['none', 'gzip', 'snappy', 'lz4', 'zstd']).default('gzip'),
+            // The reference receivers used acks 0; cdnkit promises nothing lost, so the leader and
+            // its in-sync replicas must have the line before the receiver forgets it.
+            acks: z.enum(['0', '1', 'all']).default('all'),
+            lingerMs: z.int().min(0).default(1000),
+            batchMessages: z.int().min(1).default(10_000),
+            queueMessages: z.int().min(1).default(250_000),
+            retryBackoffMs: z.int().min(0).default(3000),
+          })
+          .prefault({})
+          .describe('How receivers produce to Kafka (defaults: the Transparent Edge tuning)'),
+      })
+      .prefault({}),
+    sinks: z
+      .strictObject({
+        influxdb: z
+          .strictObject({
+            url: z.url().default('http://influxdb:8086'),
+            org: z.string().min(1).default('cdnkit'),
+            bucket: z.string().min(1).default('cdn'),
+            tokenEnv: z.string().default('CDNKIT_INFLUX_TOKEN').describe('Environment variable holding the API token'),
+          })
+          .prefault({}),
+        elasticsearch: z
+          .strictObject({
+            url: z.url().default('http://elasticsearch:9200'),
+            indexPrefix: z
+              .string()
+              .regex(/^[a-z0-9][a-z0-9_-]*$/, 'lowercase letters, digits, "_" and "-"')
+              .default('cdn-logs')
+              .describe('Error logs go to <prefix>-YYYY.MM.DD, by event time'),
+            usernameEnv: z.string().optional(),
+            passwordEnv: z.string().optional(),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    grafana: z
+      .strictObject({
+        url: z.url().default('http://grafana:3000'),
+        folder: z.string().min(1).default('CDN'),
+        tokenEnv: z.string().default('CDNKIT_GRAFANA_TOKEN'),
+        slack: z
+          .strictObject({
+            webhookUrlEnv: z.string().default('CDNKIT_SLACK_WEBHOOK_URL'),
+            channel: z.string().optional(),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    fields: z.array(fieldSchema).min(1).describe('Every piece of log data, each declared once'),
+  })
+  .describe('cdnkit kit config');
+
+export type KitConfigInput = z.input<typeof kitConfigSchema>;
+export type KitConfig = z.output<typeof kitConfigSchema>;
+export type Field = z.output<typeof fieldSchema>;
+export type FieldType = (typeof FIELD_TYPES)[number];
+export type CdnFlavour = (typeof CDN_FLAVOURS)[number];

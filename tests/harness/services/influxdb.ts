@@ -1,0 +1,408 @@
+// A real InfluxDB 2.x OSS server (influxd) for tests.
+//
+// Obtaining it: there is no influxd package in the registries these machines reach, so it is built
+// from source fetched by name from the Go module proxy (github.com/influxdata/influxdb/v2, pinned).
+// influxd links the Flux engine's Rust library (libflux). InfluxData's own pkg-config wrapper
+// (github.com/influxdata/pkg-config, the version pinned in influxdb's go.mod) answers cgo's
+// `pkg-config flux` by running `cargo build --release` on the libflux sources inside the flux
+// module (also from the Go module proxy); cargo fetches the crates from crates.io. The resulting
+// binary is cached under cacheDir('influxd-<version>'), so this happens once per machine.
+//
+// Where things go: Go's module cache and build cache, and cargo's registry, stay in their normal
+// places (`go env GOMODCACHE`, `go env GOCACHE`, $CARGO_HOME — ~/go/pkg/mod, ~/.cache/go-build,
+// ~/.cargo). The pkg-config wrapper copies the flux sources and runs cargo inside
+// $GOCACHE/pkgconfig/. Only the finished binary (and the wrapper binary) live in our cache.
+//
+// Running it: a throw-away data directory per start, bound to 127.0.0.1, then initial set-up
+// through POST /api/v2/setup (org, bucket, operator token) and a DBRP mapping (database = bucket
+// name, retention policy autogen, default) so InfluxQL works over the 1.x-compatible /query.
+//
+// Reuse: if CDNKIT_INFLUX_URL is set and answers /health, that server is used as-is
+// (CDNKIT_INFLUX_ORG, CDNKIT_INFLUX_BUCKET, CDNKIT_INFLUX_TOKEN) and nothing is built or started.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cacheDir } from '../cache.js';
+import { progress, step } from '../progress.js';
+
+/** influxd release built from the Go module proxy. */
+export const INFLUXD_VERSION = 'v2.7.12';
+/** influxdata/pkg-config: the version influxdb v2.7.12's go.mod requires. */
+const PKG_CONFIG_VERSION = 'v0.2.14';
+/** Build tags from influxdb's GNUmakefile minus `assets` (the UI, which would be downloaded; not needed). */
+const BUILD_TAGS = 'sqlite_foreign_keys,sqlite_json';
+
+// If ./types.ts (the shared RunningService base) exists, RunningInflux should extend it; this
+// interface is written to be structurally compatible with it: { name; url; started; stop() }.
+export interface RunningInflux {
+  name: 'influxdb';
+  /** Base URL, e.g. http://127.0.0.1:8086 */
+  url: string;
+  /** true if this call started the server (and stop() will stop it); false if an existing one is reused. */
+  started: boolean;
+  org: string;
+  bucket: string;
+  /** Operator (all-access) token. */
+  token: string;
+  stop(): Promise<void>;
+}
+
+export interface StartInfluxOptions {
+  /** Port on 127.0.0.1; a free one is picked when omitted. */
+  port?: number;
+  org?: string;
+  bucket?: string;
+  token?: string;
+}
+
+const DEFAULTS = { org: 'cdnkit', bucket: 'cdnkit', token: 'cdnkit-test-operator-token' };
+
+// ---------------------------------------------------------------------------------------------
+// obtain
+
+/** Path of a cached influxd binary, building it first if needed. */
+export async function obtainInfluxd(): Promise<string> {
+  const dir = cacheDir(`influxd-${INFLUXD_VERSION}`);
+  const bin = join(dir, 'influxd');
+  if (isExecutable(bin)) return bin;
+
+  return withBuildLock(dir, async () => {
+    if (isExecutable(bin)) return bin; // another process finished it while we waited
+    await step('influxd: check build tools (go, cargo, cc)', async () => {
+      for (const [tool, args] of [['go', ['version']], ['cargo', ['--version']], ['cc', ['--version']]] as const) {
+        const r = await run(tool, [...args], { quiet: true }).catch((e: Error) => e);
+        if (r instanceof Error) {
+          throw new Error(`${tool} is needed to build influxd from source (${r.message})`);
+        }
+      }
+    });
+
+    const tools = join(dir, 'tools');
+    mkdirSync(tools, { recursive: true });
+    const pkgConfig = join(tools, 'pkg-config');
+    if (!isExecutable(pkgConfig)) {
+      await step(`influxd: build github.com/influxdata/pkg-config@${PKG_CONFIG_VERSION}`, () =>
+        run('go', ['install', `github.com/influxdata/pkg-config@${PKG_CONFIG_VERSION}`], {
+          env: { ...process.env, GOBIN: tools },
+        }),
+      );
+    }
+
+    const src = await step(`influxd: download github.com/influxdata/influxdb/v2@${INFLUXD_VERSION} (Go module proxy)`, async () => {
+      const out = await run('go', ['mod', 'download', '-json', `github.com/influxdata/influxdb/v2@${INFLUXD_VERSION}`], {
+        quiet: true,
+      });
+      const info = JSON.parse(out) as { Dir?: string; Error?: string };
+      if (!info.Dir) throw new Error(info.Error ?? 'go mod download gave no Dir');
+      return info.Dir;
+    });
+
+    // `go install pkg@version` refuses modules whose go.mod has replace directives (influxdb's has
+    // one), so build inside the downloaded (read-only) module, which also uses its exact go.sum.
+    const partial = join(dir, 'influxd.partial');
+    await step(
+      `influxd: build ${INFLUXD_VERSION} with libflux (Go + cargo; first time takes many minutes on 2 cores)`,
+      () =>
+        run(
+          'go',
+          [
+            'build',
+            '-v',
+            '-trimpath',
+            '-tags',
+            BUILD_TAGS,
+            '-ldflags',
+            `-s -w -X main.version=${INFLUXD_VERSION.slice(1)} -X main.commit=go-module-proxy`,
+            '-o',
+            partial,
+            './cmd/influxd',
+          ],
+          {
+            cwd: src,
+            heartbeat: 'influxd build',
+            env: {
+              ...process.env,
+              PKG_CONFIG: pkgConfig,
+              // libflux declares #![deny(warnings)]; a newer rustc adds warnings, which would be
+              // errors. Cap lints at "warn" — a flag, no source change.
+              RUSTFLAGS: [process.env.RUSTFLAGS, '--cap-lints=warn'].filter(Boolean).join(' '),
+            },
+          },
+        ),
+    );
+    await step('influxd: check the built binary', async () => {
+      const v = await run(partial, ['version'], { quiet: true });
+      progress(`influxd: ${v.trim()}`);
+    });
+    renameSync(partial, bin);
+    return bin;
+  });
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    const st = statSync(path);
+    return st.isFile() && (st.mode & 0o111) !== 0 && st.size > 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Only one process builds at a time (test workers may start together); others wait for it. */
+async function withBuildLock<T>(dir: string, work: () => Promise<T>): Promise<T> {
+  const lock = join(dir, 'build.lock');
+  for (let waited = 0; ; waited += 5) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(join(lock, 'pid'), String(process.pid));
+      break;
+    } catch {
+      const owner = Number(safeRead(join(lock, 'pid')));
+      if (owner && !processAlive(owner)) {
+        rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (waited % 30 === 0) progress(`influxd: waiting for the build in process ${owner || '?'} (${waited} s)`);
+      await sleep(5000);
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+function safeRead(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface RunOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Do not stream output (it is still returned / shown on failure). */
+  quiet?: boolean;
+  /** Print "<label>: still running" every 30 s with the last output line. */
+  heartbeat?: string;
+}
+
+/** Runs a command; streams its output to stderr unless quiet; resolves with stdout. */
+function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let tail = '';
+    let last = '';
+    const started = Date.now();
+    const onData = (isStdout: boolean) => (chunk: Buffer) => {
+      const text = chunk.toString();
+      if (isStdout) stdout += text;
+      tail = (tail + text).slice(-8000);
+      const lines = text.trim().split('\n');
+      last = lines[lines.length - 1] ?? last;
+      if (!opts.quiet) process.stderr.write(text.replace(/^(?=.)/gm, '  | '));
+    };
+    child.stdout.on('data', onData(true));
+    child.stderr.on('data', onData(false));
+    const timer = opts.heartbeat
+      ? setInterval(() => {
+          const s = Math.round((Date.now() - started) / 1000);
+          progress(`${opts.heartbeat}: still running after ${Math.floor(s / 60)} min ${s % 60} s (last output: ${last.slice(0, 120)})`);
+        }, 30_000)
+      : undefined;
+    child.on('error', (err) => {
+      if (timer) clearInterval(timer);
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      if (timer) clearInterval(timer);
+      if (code === 0) resolve(stdout);
+      else reject(new Error(`${cmd} ${args.join(' ')} exited with ${code ?? signal}\n${tail}`));
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// run
+
+export async function startInfluxDB(options: StartInfluxOptions = {}): Promise<RunningInflux> {
+  const existing = process.env.CDNKIT_INFLUX_URL;
+  if (existing && (await healthy(existing))) {
+    const token = process.env.CDNKIT_INFLUX_TOKEN;
+    if (!token) throw new Error('CDNKIT_INFLUX_URL is set but CDNKIT_INFLUX_TOKEN is not');
+    const reused: RunningInflux = {
+      name: 'influxdb',
+      url: existing.replace(/\/+$/, ''),
+      started: false,
+      org: process.env.CDNKIT_INFLUX_ORG ?? options.org ?? DEFAULTS.org,
+      bucket: process.env.CDNKIT_INFLUX_BUCKET ?? options.bucket ?? DEFAULTS.bucket,
+      token,
+      stop: async () => {},
+    };
+    await step(`influxdb: reuse ${reused.url} (ensure DBRP for ${reused.bucket})`, () => ensureDbrp(reused));
+    return reused;
+  }
+
+  const bin = await obtainInfluxd();
+  const port = options.port ?? (await freePort());
+  const url = `http://127.0.0.1:${port}`;
+  const org = options.org ?? DEFAULTS.org;
+  const bucket = options.bucket ?? DEFAULTS.bucket;
+  const token = options.token ?? DEFAULTS.token;
+  const data = mkdtempSync(join(tmpdir(), 'cdnkit-influxd-'));
+  const logPath = join(data, 'influxd.log');
+
+  const child = await step(`influxdb: start influxd on ${url}`, async () => {
+    const logFd = openSync(logPath, 'a');
+    // Only our flags: no INFLUXD_* from the environment, no config file from the working directory.
+    const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('INFLUXD_')));
+    env.INFLUXD_CONFIG_PATH = data;
+    const proc = spawn(
+      bin,
+      [
+        '--bolt-path', join(data, 'influxd.bolt'),
+        '--engine-path', join(data, 'engine'),
+        '--sqlite-path', join(data, 'influxd.sqlite'),
+        '--http-bind-address', `127.0.0.1:${port}`,
+        '--reporting-disabled',
+        '--ui-disabled',
+        '--log-level', 'info',
+      ],
+      { cwd: data, env, stdio: ['ignore', logFd, logFd] },
+    );
+    closeSync(logFd);
+    let exited: string | undefined;
+    proc.on('exit', (code, signal) => (exited = `influxd exited with ${code ?? signal}`));
+    const deadline = Date.now() + 60_000;
+    while (!(await healthy(url))) {
+      if (exited) throw new Error(`${exited}\n${tailOf(logPath)}`);
+      if (Date.now() > deadline) {
+        proc.kill('SIGKILL');
+        throw new Error(`no healthy /health within 60 s\n${tailOf(logPath)}`);
+      }
+      await sleep(200);
+    }
+    return proc;
+  });
+
+  const running: RunningInflux = {
+    name: 'influxdb',
+    url,
+    started: true,
+    org,
+    bucket,
+    token,
+    stop: () => stopProcess(child, data),
+  };
+  try {
+    await step(`influxdb: set up org "${org}", bucket "${bucket}", DBRP ${bucket}/autogen`, async () => {
+      await api(running, 'POST', '/api/v2/setup', {
+        username: 'cdnkit',
+        password: 'cdnkit-test-password',
+        org,
+        bucket,
+        token,
+        retentionPeriodSeconds: 0,
+      }, { noAuth: true });
+      await ensureDbrp(running);
+    });
+  } catch (error) {
+    await running.stop();
+    throw error;
+  }
+  return running;
+}
+
+async function ensureDbrp(s: RunningInflux): Promise<void> {
+  const q = new URLSearchParams({ org: s.org, db: s.bucket });
+  const found = (await api(s, 'GET', `/api/v2/dbrps?${q}`)) as { content?: unknown[] };
+  if (found.content && found.content.length > 0) return;
+  const buckets = (await api(s, 'GET', `/api/v2/buckets?${new URLSearchParams({ org: s.org, name: s.bucket })}`)) as {
+    buckets?: { id: string; orgID: string }[];
+  };
+  const b = buckets.buckets?.[0];
+  if (!b) throw new Error(`bucket ${s.bucket} not found in org ${s.org}`);
+  await api(s, 'POST', '/api/v2/dbrps', {
+    bucketID: b.id,
+    orgID: b.orgID,
+    database: s.bucket,
+    retention_policy: 'autogen',
+    default: true,
+  });
+}
+
+async function api(
+  s: { url: string; token: string },
+  method: string,
+  path: string,
+  body?: unknown,
+  opts: { noAuth?: boolean } = {},
+): Promise<unknown> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (!opts.noAuth) headers.authorization = `Token ${s.token}`;
+  const res = await fetch(s.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path} -> HTTP ${res.status}: ${text}`);
+  return text ? (JSON.parse(text) as unknown) : undefined;
+}
+
+async function healthy(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url.replace(/\/+$/, '')}/health`, { signal: AbortSignal.timeout(2000) });
+    if (!res.ok) return false;
+    const body = (await res.json()) as { status?: string };
+    return body.status === 'pass';
+  } catch {
+    return false;
+  }
+}
+
+async function stopProcess(child: ChildProcess, data: string): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const timedOut = await Promise.race([gone.then(() => false), sleep(15_000).then(() => true)]);
+    if (timedOut) {
+      child.kill('SIGKILL');
+      await gone;
+    }
+  }
+  if (!process.env.CDNKIT_KEEP_DATA) rmSync(data, { recursive: true, force: true });
+}
+
+function tailOf(path: string): string {
+  return existsSync(path) ? readFileSync(path, 'utf8').split('\n').slice(-30).join('\n') : '';
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
