@@ -111,7 +111,6 @@ export async function obtainInfluxd(): Promise<string> {
           [
             'build',
             '-v',
-            '-trimpath',
             '-tags',
             BUILD_TAGS,
             '-ldflags',

@@ -1,0 +1,13 @@
+// What every generator returns: files, described, so `cdnkit generate` can write them and say
+// what each one is for.
+import type { KitConfig } from '../src/config/schema.js';
+
+export interface Artifact {
+  /** Relative to the output folder, with forward slashes. */
+  path: string;
+  content: string;
+  /** One line for the output's README and the CLI's report: what it is and where it goes. */
+  description: string;
+}
+
+export type Generator = (config: KitConfig) => Artifact[];

@@ -1,0 +1,80 @@
+// What each `cdnkit` subcommand does; main.ts only declares them.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { z } from 'zod';
+import { generateAll } from '../../generators/index.js';
+import { ConfigError, formatProblem, loadConfigFile, type LoadedConfig } from '../config/load.js';
+import { starterConfig } from '../config/init.js';
+import { kitConfigSchema } from '../config/schema.js';
+
+interface ConfigOptions {
+  config: string;
+  strict?: boolean;
+}
+
+/** Loads the config, printing warnings; on problems prints them all and exits 1. */
+function loadOrExit({ config, strict }: ConfigOptions): LoadedConfig {
+  try {
+    const loaded = loadConfigFile(config);
+    for (const warning of loaded.warnings) process.stderr.write(`${formatProblem(warning)}\n`);
+    if (strict && loaded.warnings.length > 0) {
+      process.stderr.write(`${config}: ${loaded.warnings.length} warning(s), and --strict is set\n`);
+      process.exit(1);
+    }
+    return loaded;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    for (const problem of error.problems) process.stderr.write(`${formatProblem(problem)}\n`);
+    const errors = error.problems.filter((p) => p.severity === 'error').length;
+    process.stderr.write(`${config}: ${errors} error(s); nothing was generated\n`);
+    process.exit(1);
+  }
+}
+
+export function initCommand(options: { output: string; force?: boolean }): void {
+  if (existsSync(options.output) && !options.force) {
+    process.stderr.write(`cdnkit init: ${options.output} exists; use --force to overwrite it\n`);
+    process.exit(1);
+  }
+  writeFileSync(options.output, starterConfig());
+  process.stdout.write(`wrote ${options.output}: the reference pipeline; edit its fields, then run\n  cdnkit generate -c ${options.output} -o out\n`);
+}
+
+export function validateCommand(options: ConfigOptions): void {
+  const { config, warnings } = loadOrExit(options);
+  process.stdout.write(
+    `${options.config}: valid — ${config.fields.length} fields, ${warnings.length} warning(s), flavours: ${config.cdn.flavours.join(', ')}\n`,
+  );
+}
+
+export function generateCommand(options: ConfigOptions & { output: string; check?: boolean }): void {
+  const { config } = loadOrExit(options);
+  const artifacts = generateAll(config);
+  if (options.check) {
+    const stale = artifacts.filter((a) => {
+      const file = join(options.output, a.path);
+      return !existsSync(file) || readFileSync(file, 'utf8') !== a.content;
+    });
+    for (const a of stale) process.stderr.write(`out of date: ${join(options.output, a.path)}\n`);
+    if (stale.length > 0) process.exit(1);
+    process.stdout.write(`${options.output}: all ${artifacts.length} files are up to date\n`);
+    return;
+  }
+  const width = Math.max(...artifacts.map((a) => a.path.length));
+  for (const artifact of artifacts) {
+    const file = join(options.output, artifact.path);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, artifact.content);
+    process.stdout.write(`  ${relative('.', file).padEnd(width + options.output.length + 1)}  ${artifact.description}\n`);
+  }
+  process.stdout.write(`wrote ${artifacts.length} files into ${options.output}/\n`);
+}
+
+export function schemaCommand(): void {
+  process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+}
+
+/** The JSON Schema of what a user writes (defaults are optional), for editors. */
+export function configJsonSchema(): object {
+  return z.toJSONSchema(kitConfigSchema, { io: 'input', unrepresentable: 'any' });
+}

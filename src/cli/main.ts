@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+// The `cdnkit` command. Each subcommand's --help is written to teach: what it does, what it
+// writes, and an example.
+import { createRequire } from 'node:module';
+import { Command, Option } from 'commander';
+import { generateCommand, initCommand, schemaCommand, validateCommand } from './commands.js';
+
+const program = new Command('cdnkit')
+  .description('Describe your CDN log data once; generate the CDN logging, receivers, index template and dashboards from it.')
+  .version(packageVersion())
+  .showHelpAfterError('(run with --help for usage)')
+  .addHelpText(
+    'after',
+    `
+Start here:
+  $ cdnkit init                          write a commented starter cdnkit.yaml (the reference pipeline)
+  $ cdnkit validate -c cdnkit.yaml       check it; errors name the file, line and key
+  $ cdnkit generate -c cdnkit.yaml -o out  write every artifact into out/ (see out/README.md)`,
+  );
+
+function packageVersion(): string {
+  const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };
+  return pkg.version;
+}
+
+const configOption = () => new Option('-c, --config <file>', 'the kit config').default('cdnkit.yaml');
+const strictOption = () => new Option('--strict', 'treat warnings (e.g. high-cardinality tags) as errors');
+
+program
+  .command('init')
+  .description('Write a commented starter kit config that reproduces the reference pipeline.')
+  .addOption(new Option('-o, --output <file>', 'where to write it').default('cdnkit.yaml'))
+  .option('-f, --force', 'overwrite an existing file')
+  .addHelpText(
+    'after',
+    `
+The starter declares the reference fields (Target's Fastly API gateway: product, api_name, backends,
+status, cache, timings, POP...) with every setting at its default, each explained in a comment.
+Edit the fields to match your data, then run \`cdnkit validate\`.
+
+Example:
+  $ cdnkit init -o edge.yaml`,
+  )
+  .action(initCommand);
+
+program
+  .command('validate')
+  .description('Check a kit config and report every problem with its file, line and key.')
+  .addOption(configOption())
+  .addOption(strictOption())
+  .addHelpText(
+    'after',
+    `
+Exit status: 0 valid, 1 invalid (or warnings with --strict), 2 usage error.
+
+Example:
+  $ cdnkit validate -c cdnkit.yaml
+  cdnkit.yaml:42:7: error: fields[3].roles: expected one of "log", "tag", "field", got "tags"`,
+  )
+  .action(validateCommand);
+
+program
+  .command('generate')
+  .description('Write every artifact for the kit config into an output folder.')
+  .addOption(configOption())
+  .addOption(new Option('-o, --output <dir>', 'the output folder').default('out'))
+  .addOption(strictOption())
+  .option('--check', 'write nothing; exit 1 if the output folder differs from what would be generated (for CI)')
+  .addHelpText(
+    'after',
+    `
+Writes (depending on cdn.flavours), and lists in <dir>/README.md:
+  fastly/       the vcl_log snippet for a Fastly service (errors as JSON, every request as ILP)
+  varnish/      VCL and varnishncsa formats for a Varnish edge
+  receivers/    Logstash pipelines (plain and consul-template) and an rsyslog config: syslog -> Kafka
+  elasticsearch/ the composable index template for the error logs
+The output is deterministic: the same config always gives the same bytes, so it can be committed
+and reviewed, and --check can guard it in CI.
+
+Example:
+  $ cdnkit generate -c cdnkit.yaml -o out`,
+  )
+  .action(generateCommand);
+
+program
+  .command('schema')
+  .description("Print the kit config's JSON Schema, for editors and CI linters.")
+  .addHelpText('after', '\nExample:\n  $ cdnkit schema > cdnkit.schema.json')
+  .action(schemaCommand);
+
+program.parseAsync().catch((error: unknown) => {
+  process.stderr.write(`cdnkit: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});
