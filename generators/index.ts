@@ -2,8 +2,11 @@
 // its templates in templates/<target>/, and its test in tests/integration/<target>.test.ts.
 import type { KitConfig } from '../src/config/schema.js';
 import type { Artifact, Generator } from './artifact.js';
+import { generateElasticsearch } from './elasticsearch.js';
+import { generateLogstash } from './logstash.js';
+import { generateRsyslog } from './rsyslog.js';
 
-const generators: Generator[] = [];
+const generators: Generator[] = [generateLogstash, generateRsyslog, generateElasticsearch];
 
 export function generateAll(config: KitConfig): Artifact[] {
   const artifacts = generators.flatMap((generate) => generate(config));

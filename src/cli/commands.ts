@@ -1,6 +1,6 @@
 // What each `cdnkit` subcommand does; main.ts only declares them.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { generateAll } from '../../generators/index.js';
 import { ConfigError, formatProblem, loadConfigFile, type LoadedConfig } from '../config/load.js';
@@ -65,7 +65,7 @@ export function generateCommand(options: ConfigOptions & { output: string; check
     const file = join(options.output, artifact.path);
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, artifact.content);
-    process.stdout.write(`  ${relative('.', file).padEnd(width + options.output.length + 1)}  ${artifact.description}\n`);
+    process.stdout.write(`  ${file.padEnd(width + options.output.length + 1)}  ${artifact.description}\n`);
   }
   process.stdout.write(`wrote ${artifacts.length} files into ${options.output}/\n`);
 }

@@ -5,6 +5,9 @@ import { z } from 'zod';
 
 /** Names that travel into VCL, JSON keys, ILP keys and Elasticsearch fields must be safe in all four. */
 const NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
+// Hosts end up inside Logstash, rsyslog and Go-template files: a plain charset keeps them inert.
+const HOST = /^[A-Za-z0-9._-]+$|^\[?[0-9A-Fa-f:.]+\]?$/;
+const HOST_PORT = /^(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/;
 /** Kafka's own rule for topic names. */
 const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
 
@@ -105,14 +108,14 @@ export const kitConfigSchema = z
       .prefault({}),
     receivers: z
       .strictObject({
-        host: z.string().default('0.0.0.0').describe('Address the syslog receivers listen on'),
+        host: z.string().regex(HOST, 'a host name or IP address').default('0.0.0.0').describe('Address the syslog receivers listen on'),
         logsPort: port.default(5140),
         metricsPort: port.default(5141),
       })
       .prefault({}),
     kafka: z
       .strictObject({
-        brokers: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'host:port')).min(1).default(['kafka:9092']),
+        brokers: z.array(z.string().regex(HOST_PORT, 'host:port')).min(1).default(['kafka:9092']),
         topics: z
           .strictObject({
             logs: topicSchema.prefault({ name: 'cdn-logs' }),

@@ -100,6 +100,8 @@ export async function obtainInfluxd(): Promise<string> {
       return info.Dir;
     });
 
+    const rust = await step('influxd: pick the Rust toolchain for libflux', rustToolchainEnv);
+
     // `go install pkg@version` refuses modules whose go.mod has replace directives (influxdb's has
     // one), so build inside the downloaded (read-only) module, which also uses its exact go.sum.
     const partial = join(dir, 'influxd.partial');
@@ -122,9 +124,11 @@ export async function obtainInfluxd(): Promise<string> {
           {
             cwd: src,
             heartbeat: 'influxd build',
+            heartbeatNote: '; the libflux cargo build runs inside pkg-config and prints nothing until it ends',
             env: {
               ...process.env,
               PKG_CONFIG: pkgConfig,
+              ...rust,
               // libflux declares #![deny(warnings)]; a newer rustc adds warnings, which would be
               // errors. Cap lints at "warn" — a flag, no source change.
               RUSTFLAGS: [process.env.RUSTFLAGS, '--cap-lints=warn'].filter(Boolean).join(' '),
@@ -139,6 +143,20 @@ export async function obtainInfluxd(): Promise<string> {
     renameSync(partial, bin);
     return bin;
   });
+}
+
+/**
+ * flux pins `channel = "1.72"` in its rust-toolchain.toml; under rustup, cargo would then refuse to
+ * run unless that old toolchain is installed (rustup downloads toolchains from static.rust-lang.org,
+ * not a package registry). libflux builds with the current stable compiler (lints capped, above), so
+ * point rustup at the toolchain active outside the flux tree. Without rustup the file is ignored.
+ */
+async function rustToolchainEnv(): Promise<Record<string, string>> {
+  if (process.env.RUSTUP_TOOLCHAIN) return {};
+  const out = await run('rustup', ['show', 'active-toolchain'], { quiet: true, cwd: tmpdir() }).catch(() => undefined);
+  const name = out?.trim().split(/\s+/)[0];
+  if (name) progress(`influxd: libflux will be built with the Rust toolchain "${name}" (RUSTUP_TOOLCHAIN)`);
+  return name ? { RUSTUP_TOOLCHAIN: name } : {};
 }
 
 function isExecutable(path: string): boolean {
@@ -199,6 +217,8 @@ interface RunOptions {
   quiet?: boolean;
   /** Print "<label>: still running" every 30 s with the last output line. */
   heartbeat?: string;
+  /** Extra text for each heartbeat line. */
+  heartbeatNote?: string;
 }
 
 /** Runs a command; streams its output to stderr unless quiet; resolves with stdout. */
@@ -222,7 +242,10 @@ function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<string
     const timer = opts.heartbeat
       ? setInterval(() => {
           const s = Math.round((Date.now() - started) / 1000);
-          progress(`${opts.heartbeat}: still running after ${Math.floor(s / 60)} min ${s % 60} s (last output: ${last.slice(0, 120)})`);
+          progress(
+            `${opts.heartbeat}: still running after ${Math.floor(s / 60)} min ${s % 60} s` +
+              `${opts.heartbeatNote ?? ''} (last output: ${last.slice(0, 120)})`,
+          );
         }, 30_000)
       : undefined;
     child.on('error', (err) => {
@@ -326,6 +349,20 @@ export async function startInfluxDB(options: StartInfluxOptions = {}): Promise<R
     throw error;
   }
   return running;
+}
+
+/**
+ * Creates a bucket in the server's org with an InfluxQL DBRP mapping (database = bucket name,
+ * retention policy autogen, default), for tests that need a clean measurement space — field
+ * types, for one, are fixed per shard once written. Returns the bucket's id.
+ */
+export async function createBucket(s: RunningInflux, bucket: string): Promise<string> {
+  const orgs = (await api(s, 'GET', `/api/v2/orgs?${new URLSearchParams({ org: s.org })}`)) as { orgs?: { id: string }[] };
+  const orgID = orgs.orgs?.[0]?.id;
+  if (!orgID) throw new Error(`org ${s.org} not found`);
+  const created = (await api(s, 'POST', '/api/v2/buckets', { orgID, name: bucket, retentionRules: [] })) as { id: string };
+  await ensureDbrp({ ...s, bucket });
+  return created.id;
 }
 
 async function ensureDbrp(s: RunningInflux): Promise<void> {

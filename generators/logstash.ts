@@ -1,0 +1,57 @@
+// Logstash receivers: one pipeline per log type as plain files, and one consul-template file whose
+// type comes from CDN_LOG_TYPE, as the reference ran them. All three come from one Handlebars
+// template; `byType` either picks a branch (plain) or writes it as a Go-template conditional
+// (consul-template), so a rendering of the .ctmpl equals the plain file byte for byte.
+import type { KitConfig } from '../src/config/schema.js';
+import type { Artifact } from './artifact.js';
+import { generatedBanner, registerHelper, render } from './render.js';
+
+export type LogType = 'logs' | 'metrics';
+
+/** The environment variable the consul-template file reads, as in the reference. */
+export const LOG_TYPE_ENV = 'CDN_LOG_TYPE';
+
+registerHelper('byType', function (this: unknown, options: Handlebars.HelperOptions) {
+  const logType = (options.data as { root: { logType?: LogType } }).root.logType;
+  const metrics = options.fn(this);
+  const logs = options.inverse(this);
+  if (logType === 'metrics') return metrics;
+  if (logType === 'logs') return logs;
+  return `{{ if eq $logtype "metrics" }}${metrics}{{ else }}${logs}{{ end }}`;
+});
+
+function context(config: KitConfig, logType: LogType | undefined) {
+  return { ...config, logType, brokers: config.kafka.brokers.join(','), banner: generatedBanner('#') };
+}
+
+export function logstashPipeline(config: KitConfig, logType: LogType): string {
+  return render('logstash/receiver.conf.hbs', context(config, logType));
+}
+
+export function logstashConsulTemplate(config: KitConfig): string {
+  // Go-template comments with trim markers leave no trace in the rendered file.
+  const head =
+    `{{- /* Set ${LOG_TYPE_ENV} to "metrics" or "logs" in the receiver's environment. */ -}}\n` +
+    `{{- $logtype := env "${LOG_TYPE_ENV}" -}}\n`;
+  return head + render('logstash/receiver.conf.hbs', context(config, undefined));
+}
+
+export function generateLogstash(config: KitConfig): Artifact[] {
+  return [
+    {
+      path: `receivers/logstash/${config.kafka.topics.logs.name}.conf`,
+      content: logstashPipeline(config, 'logs'),
+      description: `Logstash pipeline: error-log JSON on TCP ${config.receivers.logsPort} -> Kafka ${config.kafka.topics.logs.name}`,
+    },
+    {
+      path: `receivers/logstash/${config.kafka.topics.metrics.name}.conf`,
+      content: logstashPipeline(config, 'metrics'),
+      description: `Logstash pipeline: ILP lines on TCP ${config.receivers.metricsPort} -> Kafka ${config.kafka.topics.metrics.name}`,
+    },
+    {
+      path: 'receivers/logstash/cdn-receiver.conf.ctmpl',
+      content: logstashConsulTemplate(config),
+      description: `both pipelines as one consul-template file; ${LOG_TYPE_ENV}=logs|metrics picks the type`,
+    },
+  ];
+}

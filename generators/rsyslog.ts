@@ -1,0 +1,52 @@
+// rsyslog receiver: imtcp → omkafka, one listening port and ruleset per log type.
+import type { KitConfig } from '../src/config/schema.js';
+import type { Artifact } from './artifact.js';
+import { generatedBanner, render } from './render.js';
+
+/** Room for an error-log line whose every header is long; rsyslog's default is 8 KiB. */
+const MAX_MESSAGE_SIZE = '64k';
+
+/** librdkafka settings from the kit's producer settings. */
+function librdkafkaParams(config: KitConfig): string[] {
+  const p = config.kafka.producer;
+  return [
+    `compression.codec=${p.compression}`,
+    `linger.ms=${p.lingerMs}`,
+    `batch.num.messages=${p.batchMessages}`,
+    `queue.buffering.max.messages=${p.queueMessages}`,
+    `retry.backoff.ms=${p.retryBackoffMs}`,
+  ];
+}
+
+export function rsyslogConfig(config: KitConfig): string {
+  const quoteList = (items: string[]) => items.map((i) => JSON.stringify(i)).join(', ');
+  const acks = config.kafka.producer.acks === 'all' ? '-1' : config.kafka.producer.acks;
+  const stream = (type: 'logs' | 'metrics', port: number, description: string) => ({
+    description,
+    port,
+    ruleset: `cdnkit_${type}`,
+    topic: config.kafka.topics[type].name,
+    brokers: quoteList(config.kafka.brokers),
+    confParams: quoteList(librdkafkaParams(config)),
+    acks,
+  });
+  return render('rsyslog/cdnkit.conf.hbs', {
+    ...config,
+    banner: generatedBanner('#'),
+    maxMessageSize: MAX_MESSAGE_SIZE,
+    streams: [
+      stream('logs', config.receivers.logsPort, `Error-log JSON -> ${config.kafka.topics.logs.name}`),
+      stream('metrics', config.receivers.metricsPort, `ILP lines -> ${config.kafka.topics.metrics.name}`),
+    ],
+  });
+}
+
+export function generateRsyslog(config: KitConfig): Artifact[] {
+  return [
+    {
+      path: 'receivers/rsyslog/cdnkit.conf',
+      content: rsyslogConfig(config),
+      description: `rsyslog: TCP ${config.receivers.logsPort} -> ${config.kafka.topics.logs.name}, TCP ${config.receivers.metricsPort} -> ${config.kafka.topics.metrics.name} (imtcp -> omkafka)`,
+    },
+  ];
+}

@@ -1,0 +1,568 @@
+// A real Apache Kafka 4.x broker for the tests: one KRaft node acting as broker and controller, run from
+// the jars on Maven Central (`java -cp <jars> kafka.Kafka server.properties`) — no Docker, no tarball.
+//
+// - Jars: org.apache.kafka:kafka_2.13 plus its runtime dependencies and a log4j2 binding, resolved once by
+//   `mvn dependency:copy-dependencies` from a throwaway pom and cached under cacheDir('kafka-<version>').
+// - Each start formats a fresh log dir in a temp folder (random cluster id), starts the JVM, waits until a
+//   kafkajs admin `describeCluster` succeeds and creates the requested topics.
+// - A broker that already answers at the address (CDNKIT_KAFKA_BROKERS, default 127.0.0.1:19092) is
+//   reused and never stopped by us.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import kafkajs from 'kafkajs';
+import { cacheDir } from '../cache.js';
+import { HarnessError, progress, step } from '../progress.js';
+import type { RunningService } from './types.js';
+
+const { Kafka, logLevel } = kafkajs;
+
+/**
+ * Newest Kafka 4.x whose artifacts are all on Maven Central. (4.4.0's kafka_2.13 pom is published but
+ * depends on org.apache.kafka:kafka-tools-api:4.4.0, which is not — so 4.4.0 does not resolve.)
+ */
+export const KAFKA_VERSION = '4.3.1';
+/** log4j2 binding for Kafka's slf4j 1.7 API, so the broker logs to our log file. */
+const LOG4J_VERSION = '2.24.3';
+const DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1';
+export const DEFAULT_KAFKA_BROKERS = '127.0.0.1:19092';
+
+export interface KafkaOptions {
+  /** Broker port on 127.0.0.1; overrides CDNKIT_KAFKA_BROKERS. */
+  port?: number;
+  /** Topics to create (or grow) with these partition counts, replication factor 1. */
+  partitions?: Record<string, number>;
+}
+
+export interface RunningKafka extends RunningService {
+  readonly name: 'kafka';
+  /** Bootstrap brokers, e.g. ['127.0.0.1:19092']; `url` is the same list joined with commas. */
+  readonly brokers: string[];
+  /** Kafka version we run, or undefined for a reused broker. */
+  readonly version: string | undefined;
+  /** Broker log (stdout+stderr of the JVM), or undefined for a reused broker. */
+  readonly logFile: string | undefined;
+  /** PID of the broker JVM while it runs (undefined for a reused broker). */
+  readonly pid: number | undefined;
+  /** Creates missing topics and adds partitions to existing ones that have fewer. */
+  ensureTopics(partitions: Record<string, number>): Promise<void>;
+  /** Stops the broker and starts it again on the same ports and data dir. Only for a broker we started. */
+  restart(): Promise<void>;
+}
+
+const handles = new Map<string, Promise<RunningKafka>>();
+
+/** Starts (or reuses) a Kafka broker; idempotent per address within a process. */
+export function startKafka(options: KafkaOptions = {}): Promise<RunningKafka> {
+  const brokers =
+    options.port !== undefined
+      ? [`127.0.0.1:${options.port}`]
+      : (process.env.CDNKIT_KAFKA_BROKERS ?? DEFAULT_KAFKA_BROKERS).split(',').map((b) => b.trim()).filter(Boolean);
+  const key = brokers.join(',');
+  let handle = handles.get(key);
+  if (!handle) {
+    handle = obtain(brokers);
+    handles.set(key, handle);
+    handle.catch(() => handles.delete(key));
+  }
+  const partitions = options.partitions ?? {};
+  return handle.then(async (kafka) => {
+    if (Object.keys(partitions).length > 0) await kafka.ensureTopics(partitions);
+    return kafka;
+  });
+}
+
+async function obtain(brokers: string[]): Promise<RunningKafka> {
+  const url = brokers.join(',');
+  if (await kafkaAnswers(brokers)) return reused(brokers);
+  const [host, portText] = splitHostPort(brokers[0]!);
+  if (brokers.length !== 1 || !isLocal(host)) {
+    throw new HarnessError(`kafka: reach ${url}`, new Error(`no Kafka broker answers at ${url} and it is not a single local address we could start one on`));
+  }
+  const port = Number(portText);
+  const release = await lock(`kafka-${port}`);
+  try {
+    // Another process may have started it while we waited for the lock.
+    if (await kafkaAnswers(brokers)) return reused(brokers);
+    if (await portInUse(port)) {
+      throw new HarnessError(`kafka: start on port ${port}`, new Error(`port ${port} is in use by something that is not a Kafka broker`));
+    }
+    const libs = await installKafka();
+    return await launch(libs, port);
+  } finally {
+    release();
+  }
+}
+
+function reused(brokers: string[]): RunningKafka {
+  progress(`kafka: reusing the broker already running at ${brokers.join(',')}`);
+  return {
+    name: 'kafka',
+    url: brokers.join(','),
+    brokers,
+    started: false,
+    version: undefined,
+    logFile: undefined,
+    pid: undefined,
+    ensureTopics: (partitions) => step(`kafka: ensure topics ${Object.keys(partitions).join(', ')}`, () => ensureTopicsAt(brokers, partitions)),
+    restart: async () => {
+      throw new HarnessError('kafka: restart', new Error('this broker was already running and is not ours to restart'));
+    },
+    stop: async () => {},
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Install: jars from Maven Central.
+
+/** Resolves Kafka's jars into the cache (once) and returns the folder to put on the classpath. */
+export async function installKafka(): Promise<string> {
+  const root = cacheDir(`kafka-${KAFKA_VERSION}`);
+  const libs = join(root, 'libs');
+  if (existsSync(join(libs, '.complete'))) return libs;
+  return step(`kafka ${KAFKA_VERSION}: resolve jars from Maven Central (mvn, first run only)`, async () => {
+    requireCommand('mvn', ['-v'], 'Maven (mvn) is needed once to resolve the Kafka jars from Maven Central');
+    const work = mkdtempSync(join(root, 'resolve-'));
+    try {
+      const pom = join(work, 'pom.xml');
+      writeFileSync(pom, kafkaPom());
+      const out = join(work, 'libs');
+      await runWithHeartbeat(
+        'mvn',
+        [
+          '-B',
+          '-f',
+          pom,
+          `-Dmaven.repo.local=${cacheDir('maven-repo')}`,
+          `-DoutputDirectory=${out}`,
+          '-DincludeScope=runtime',
+          `${DEPENDENCY_PLUGIN}:copy-dependencies`,
+        ],
+        'kafka jars',
+      );
+      const jars = readdirSync(out).filter((f) => f.endsWith('.jar'));
+      if (!jars.includes(`kafka_2.13-${KAFKA_VERSION}.jar`)) throw new Error(`mvn finished but kafka_2.13-${KAFKA_VERSION}.jar is not in ${out}`);
+      writeFileSync(join(out, '.complete'), jars.sort().join('\n') + '\n');
+      rmSync(libs, { recursive: true, force: true }); // only ever a leftover without .complete
+      try {
+        renameSync(out, libs);
+      } catch (error) {
+        if (!existsSync(join(libs, '.complete'))) throw error; // else: a concurrent run finished first
+      }
+      progress(`kafka ${KAFKA_VERSION}: ${jars.length} jars cached in ${libs}`);
+      return libs;
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+}
+
+function kafkaPom(): string {
+  const dep = (g: string, a: string, v: string) =>
+    `    <dependency><groupId>${g}</groupId><artifactId>${a}</artifactId><version>${v}</version></dependency>`;
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<!-- Generated by the cdnkit test harness: only used to resolve Kafka's runtime classpath. -->
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>cdnkit.harness</groupId>
+  <artifactId>kafka-classpath</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+${dep('org.apache.kafka', 'kafka_2.13', KAFKA_VERSION)}
+${dep('org.apache.logging.log4j', 'log4j-core', LOG4J_VERSION)}
+${dep('org.apache.logging.log4j', 'log4j-slf4j-impl', LOG4J_VERSION)}
+  </dependencies>
+</project>
+`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Run: KRaft combined node.
+
+async function launch(libs: string, port: number): Promise<RunningKafka> {
+  const java = javaCommand();
+  const classpath = join(libs, '*');
+  const dir = mkdtempSync(join(tmpdir(), 'cdnkit-kafka-'));
+  const dataDir = join(dir, 'data');
+  const propsFile = join(dir, 'server.properties');
+  const log4jFile = join(dir, 'log4j2.properties');
+  const logFile = join(dir, 'server.log');
+  const brokers = [`127.0.0.1:${port}`];
+  const controllerPort = await freePort();
+  mkdirSync(dataDir);
+  writeFileSync(propsFile, serverProperties(port, controllerPort, dataDir));
+  writeFileSync(log4jFile, LOG4J2_PROPERTIES);
+  const jvmFlags = [
+    ...(process.env.CDNKIT_KAFKA_HEAP ?? '-Xms256m -Xmx512m').split(/\s+/).filter(Boolean),
+    '-XX:+UseG1GC',
+    '-XX:MaxGCPauseMillis=20',
+    '-Djava.awt.headless=true',
+    `-Dlog4j2.configurationFile=${log4jFile}`,
+    `-Dkafka.logs.dir=${dir}`,
+  ];
+
+  let child: ChildProcess | undefined;
+  let stopped = false;
+
+  await step('kafka: format KRaft storage', async () => {
+    const clusterId = randomBytes(16).toString('base64url'); // a Kafka Uuid: 16 bytes, URL-safe base64
+    const result = spawnSync(
+      java,
+      [...jvmFlags.filter((f) => !f.startsWith('-Xm')), '-Xmx256m', '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsFile],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
+    if (result.status !== 0) {
+      const output = `${result.stdout ?? ''}\n${result.stderr ?? ''}`;
+      throw new Error(`kafka.tools.StorageTool format exited with ${result.status ?? result.signal ?? result.error}:\n${tailOf(output, 15)}`);
+    }
+  });
+
+  const boot = () =>
+    step(`kafka ${KAFKA_VERSION}: start broker on 127.0.0.1:${port}`, async () => {
+      const out = openSync(logFile, 'a');
+      try {
+        child = spawn(java, [...jvmFlags, '-cp', classpath, 'kafka.Kafka', propsFile], {
+          cwd: dir,
+          stdio: ['ignore', out, out],
+        });
+      } finally {
+        closeSync(out);
+      }
+      killOnExit(child);
+      const exited = exitOf(child);
+      const deadline = Date.now() + Number(process.env.CDNKIT_KAFKA_START_TIMEOUT_MS ?? 180_000);
+      for (;;) {
+        if (child.exitCode !== null || child.signalCode !== null) {
+          throw new Error(`the broker exited (${child.exitCode ?? child.signalCode}) while starting; last lines of ${logFile}:\n${tailOfFile(logFile)}`);
+        }
+        if (await kafkaAnswers(brokers)) return;
+        if (Date.now() > deadline) {
+          throw new Error(`no answer from ${brokers[0]} within the start timeout; last lines of ${logFile}:\n${tailOfFile(logFile)}`);
+        }
+        await Promise.race([sleep(500), exited]);
+      }
+    });
+
+  const halt = async () => {
+    if (child) {
+      const c = child;
+      child = undefined;
+      await stopProcess(c, 'kafka', 30_000);
+    }
+  };
+
+  try {
+    await boot();
+  } catch (error) {
+    await halt();
+    throw error;
+  }
+
+  const kafka: RunningKafka = {
+    name: 'kafka',
+    url: brokers.join(','),
+    brokers,
+    started: true,
+    version: KAFKA_VERSION,
+    logFile,
+    get pid() {
+      return child?.pid;
+    },
+    ensureTopics: (partitions) => step(`kafka: ensure topics ${Object.keys(partitions).join(', ')}`, () => ensureTopicsAt(brokers, partitions)),
+    restart: async () => {
+      if (stopped) throw new HarnessError('kafka: restart', new Error('the broker was stopped'));
+      await step('kafka: stop broker for restart', halt);
+      await boot();
+    },
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      await step('kafka: stop broker', halt);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return kafka;
+}
+
+function serverProperties(port: number, controllerPort: number, dataDir: string): string {
+  return `# Generated by the cdnkit test harness: one KRaft node, broker and controller in one JVM.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:${controllerPort}
+controller.listener.names=CONTROLLER
+listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}
+advertised.listeners=PLAINTEXT://127.0.0.1:${port}
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=${dataDir}
+num.partitions=1
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+num.network.threads=2
+num.io.threads=4
+# ACL APIs work (so generated ACLs can be applied); plaintext clients are User:ANONYMOUS, a super user.
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS
+allow.everyone.if.no.acl.found=true
+`;
+}
+
+const LOG4J2_PROPERTIES = `status = warn
+appender.out.type = Console
+appender.out.name = OUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.out.ref = OUT
+logger.state.name = state.change.logger
+logger.state.level = WARN
+`;
+
+async function ensureTopicsAt(brokers: string[], partitions: Record<string, number>): Promise<void> {
+  const admin = new Kafka({ clientId: 'cdnkit-harness', brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = Object.entries(partitions).filter(([topic]) => !existing.has(topic));
+    if (missing.length > 0) {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map(([topic, numPartitions]) => ({ topic, numPartitions, replicationFactor: 1 })),
+      });
+    }
+    const present = Object.keys(partitions).filter((topic) => existing.has(topic));
+    if (present.length > 0) {
+      const { topics } = await admin.fetchTopicMetadata({ topics: present });
+      const grow = topics
+        .filter((t) => t.partitions.length < (partitions[t.name] ?? 0))
+        .map((t) => ({ topic: t.name, count: partitions[t.name]! }));
+      if (grow.length > 0) await admin.createPartitions({ topicPartitions: grow, validateOnly: false });
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** True when a Kafka broker answers a metadata/describeCluster request at the address. */
+async function kafkaAnswers(brokers: string[]): Promise<boolean> {
+  const [host, port] = splitHostPort(brokers[0]!);
+  if (!(await portInUse(Number(port), host))) return false;
+  const admin = new Kafka({
+    clientId: 'cdnkit-harness-probe',
+    brokers,
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 1_000,
+    requestTimeout: 3_000,
+    retry: { retries: 0 },
+  }).admin();
+  try {
+    await admin.connect();
+    const cluster = await admin.describeCluster();
+    return cluster.brokers.length > 0;
+  } catch {
+    return false;
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Small process helpers (the Elasticsearch module has its own copies; candidates for a shared module).
+
+function javaCommand(): string {
+  const home = process.env.CDNKIT_JAVA_HOME ?? process.env.JAVA_HOME;
+  const java = home ? join(home, 'bin', 'java') : 'java';
+  const result = spawnSync(java, ['-version'], { encoding: 'utf8' });
+  const match = /version "(\d+)/.exec(`${result.stderr ?? ''}${result.stdout ?? ''}`);
+  if (result.status !== 0 || !match) {
+    throw new HarnessError('kafka: find java', new Error(`${java} -version failed; Kafka ${KAFKA_VERSION} needs Java 17+ (set CDNKIT_JAVA_HOME)`));
+  }
+  if (Number(match[1]) < 17) {
+    throw new HarnessError('kafka: find java', new Error(`${java} is Java ${match[1]}; Kafka ${KAFKA_VERSION} needs Java 17+ (set CDNKIT_JAVA_HOME)`));
+  }
+  return java;
+}
+
+function requireCommand(command: string, args: string[], why: string): void {
+  const result = spawnSync(command, args, { stdio: 'ignore' });
+  if (result.error || result.status !== 0) throw new Error(`${why}, but \`${command}\` is not usable here (${result.error?.message ?? `exit ${result.status}`})`);
+}
+
+/** Runs a command, printing a heartbeat every 10 s; rejects with the last output lines on failure. */
+function runWithHeartbeat(command: string, args: string[], what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines: string[] = [];
+    let downloaded = 0;
+    let last = '';
+    const onData = (chunk: Buffer) => {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (!line.trim()) continue;
+        lines.push(line);
+        if (lines.length > 40) lines.shift();
+        const m = /Downloaded from \S+: (\S+)/.exec(line);
+        if (m) {
+          downloaded++;
+          last = m[1]!.split('/').pop() ?? '';
+        }
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    const started = Date.now();
+    const timer = setInterval(() => {
+      progress(`${what}: still resolving after ${Math.round((Date.now() - started) / 1000)} s, ${downloaded} files downloaded${last ? ` (last: ${last})` : ''}`);
+    }, 10_000);
+    child.on('error', (error) => {
+      clearInterval(timer);
+      reject(error);
+    });
+    child.on('close', (code) => {
+      clearInterval(timer);
+      if (code === 0) resolve();
+      else reject(new Error(`${command} exited with ${code}; last lines:\n${lines.slice(-20).join('\n')}`));
+    });
+  });
+}
+
+const children = new Set<ChildProcess>();
+let exitHookInstalled = false;
+/** Makes sure a broker we started does not outlive this Node process. */
+function killOnExit(child: ChildProcess): void {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const c of children) c.kill('SIGKILL');
+    });
+  }
+}
+
+function exitOf(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+async function stopProcess(child: ChildProcess, name: string, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = exitOf(child);
+  child.kill('SIGTERM');
+  if (await Promise.race([exited.then(() => true), sleep(graceMs).then(() => false)])) return;
+  progress(`${name}: no exit ${graceMs / 1000} s after SIGTERM, sending SIGKILL`);
+  child.kill('SIGKILL');
+  await exited;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function portInUse(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host });
+    socket.setTimeout(1_000);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function splitHostPort(address: string): [string, string] {
+  const i = address.lastIndexOf(':');
+  return [address.slice(0, i), address.slice(i + 1)];
+}
+
+function isLocal(host: string): boolean {
+  return host === '127.0.0.1' || host === 'localhost' || host === '::1';
+}
+
+/** A cross-process lock file in the cache, so two test workers never start the same server twice. */
+async function lock(name: string): Promise<() => void> {
+  const file = join(cacheDir('locks'), `${name}.lock`);
+  let waitingSince = 0;
+  for (;;) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return () => rmSync(file, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const holder = Number(readFileSafe(file));
+      if (!holder || !alive(holder)) {
+        rmSync(file, { force: true }); // stale: its process is gone
+        continue;
+      }
+      if (!waitingSince) {
+        waitingSince = Date.now();
+        progress(`${name}: waiting for process ${holder}, which is starting it`);
+      }
+      if (Date.now() - waitingSince > 600_000) throw new Error(`lock ${file} held by process ${holder} for over 10 minutes`);
+      await sleep(500);
+    }
+  }
+}
+
+function readFileSafe(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function tailOf(text: string, lines = 30): string {
+  return text.trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+function tailOfFile(file: string, lines = 30): string {
+  return tailOf(readFileSafe(file), lines);
+}
