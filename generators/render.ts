@@ -1,25 +1,10 @@
 // One Handlebars environment for every template, so helpers mean the same thing everywhere.
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import Handlebars from 'handlebars';
+import { packageRoot } from '../src/package-root.js';
 
-/** templates/ at the package root, from both the sources and the compiled dist/ tree. */
-function templatesRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 4; i++) {
-    const candidate = join(dir, 'templates');
-    try {
-      readFileSync(join(candidate, 'README.md'));
-      return candidate;
-    } catch {
-      dir = dirname(dir);
-    }
-  }
-  throw new Error('cannot find the templates/ folder next to the cdnkit package');
-}
-
-const TEMPLATES = templatesRoot();
+const TEMPLATES = join(packageRoot(), 'templates');
 const handlebars = Handlebars.create();
 
 // Output is configuration, never HTML: nothing must be HTML-escaped, and every value a template

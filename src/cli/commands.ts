@@ -36,7 +36,7 @@ export function initCommand(options: { output: string; force?: boolean }): void 
     process.stderr.write(`cdnkit init: ${options.output} exists; use --force to overwrite it\n`);
     process.exit(1);
   }
-  writeFileSync(options.output, starterConfig());
+  writeFileSync(options.output, starterConfig(options.output));
   process.stdout.write(`wrote ${options.output}: the reference pipeline; edit its fields, then run\n  cdnkit generate -c ${options.output} -o out\n`);
 }
 

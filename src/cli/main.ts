@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The `cdnkit` command. Each subcommand's --help is written to teach: what it does, what it
 // writes, and an example.
-import { createRequire } from 'node:module';
 import { Command, Option } from 'commander';
+import { packageVersion } from '../package-root.js';
 import { generateCommand, initCommand, schemaCommand, validateCommand } from './commands.js';
 
 const program = new Command('cdnkit')
@@ -17,11 +17,6 @@ Start here:
   $ cdnkit validate -c cdnkit.yaml       check it; errors name the file, line and key
   $ cdnkit generate -c cdnkit.yaml -o out  write every artifact into out/ (see out/README.md)`,
   );
-
-function packageVersion(): string {
-  const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };
-  return pkg.version;
-}
 
 const configOption = () => new Option('-c, --config <file>', 'the kit config').default('cdnkit.yaml');
 const strictOption = () => new Option('--strict', 'treat warnings (e.g. high-cardinality tags) as errors');
