@@ -17,6 +17,9 @@ const RESERVED_METRIC_KEYS = new Set(['time']);
 const UNBOUNDED_SOURCES = [/\bclient\.ip\b/i, /\breq\.url\b/i, /\bbereq\.url\b/i, /user-agent/i, /request-id/i, /%[hrUq]\b/];
 const UNBOUNDED_NAMES = /(^|[_-])(ip|url|uri|path|query|user_agent|useragent|request_id|timestamp|time)$/i;
 
+/** varnishncsa values that can only ever be line-protocol-safe tokens (status, method, handling). */
+export const NCSA_SAFE_TAGS = new Set(['%s', '%m', '%H', '%{Varnish:handling}x', '%{Varnish:side}x']);
+
 export function checkConfig(config: KitConfig): Check[] {
   const checks: Check[] = [];
   const add = (severity: Severity, path: ConfigPath, message: string) => checks.push({ severity, path, message });
@@ -87,8 +90,11 @@ function checkSources(field: Field, config: KitConfig, add: (path: ConfigPath, m
     }
   }
   const varnish = field.varnish;
-  if (varnish && typeof varnish === 'object' && 'ncsa' in varnish && field.roles.includes('tag') && field.type === 'string') {
-    add(['varnish', 'ncsa'], 'varnishncsa cannot escape a string for line protocol; give this tag a VCL expression ({vcl: …}) instead');
+  if (varnish && typeof varnish === 'object' && 'ncsa' in varnish && field.roles.includes('tag') && field.type === 'string' && !NCSA_SAFE_TAGS.has(varnish.ncsa)) {
+    add(
+      ['varnish', 'ncsa'],
+      `varnishncsa cannot make an arbitrary string safe for line protocol; give this tag a VCL expression ({vcl: …}), or use one of ${[...NCSA_SAFE_TAGS].join(' ')}`,
+    );
   }
 }
 

@@ -202,16 +202,18 @@ class Scanner {
 // Writing
 
 /**
- * What a tag value becomes on the way into line protocol: line breaks, tabs and other control
- * characters become "_" (a raw line break would end the line), and backslashes become "/" — a
- * literal backslash before "," " " "=" or at the end cannot be written in line protocol at all.
- * An empty value becomes `missing`, because an empty tag value invalidates the whole line.
+ * What a tag value becomes on the way into line protocol, on every CDN flavour alike: control
+ * characters, `"`, `\\`, space, `,` and `=` become "_", and an unset or empty value becomes `missing`.
+ * Tag values are identifiers for grouping, so nothing is lost that matters, and a tag value never
+ * needs a backslash — which matters because parsers disagree on literal backslashes in tags and
+ * varnishncsa doubles every backslash it prints. An empty tag value would invalidate the line.
  * The VCL generators implement this same function; tests hold them to it.
  */
+export const TAG_VALUE_UNSAFE = /[\u0000-\u001f\u007f"\\ ,=]/g;
+
 export function normaliseTagValue(value: string | undefined | null, missing: string): string {
   if (value === undefined || value === null || value === '') return missing;
-  // eslint-disable-next-line no-control-regex
-  return value.replace(/[\u0000-\u001f\u007f]/g, '_').replace(/\\/g, '/');
+  return value.replace(TAG_VALUE_UNSAFE, '_');
 }
 
 export function escapeMeasurement(name: string): string {

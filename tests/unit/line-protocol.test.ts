@@ -67,6 +67,6 @@ describe('line protocol parser', () => {
   it('normalises tag values so they can always be written', () => {
     expect(normaliseTagValue('', 'none')).toBe('none');
     expect(normaliseTagValue(undefined, 'none')).toBe('none');
-    expect(normaliseTagValue('a\\b\n\tc', 'none')).toBe('a/b__c');
+    expect(normaliseTagValue('a\\b\n\tc "d",e=f', 'none')).toBe('a_b__c__d__e_f');
   });
 });
