@@ -113,7 +113,7 @@ describe('kit config', () => {
     {
       why: 'a varnishncsa value as a string tag (varnishncsa cannot escape it)',
       text: minimal(GOOD_FIELDS.replace('varnish: req.http.API-Name', 'varnish: { ncsa: "%{API-Name}i" }')),
-      line: 6, key: 'fields[0].varnish.ncsa', says: 'cannot escape a string for line protocol',
+      line: 6, key: 'fields[0].varnish.ncsa', says: 'cannot make an arbitrary string safe for line protocol',
     },
     {
       why: 'the same topic for two streams',
