@@ -3,10 +3,11 @@
 import type { KitConfig } from '../src/config/schema.js';
 import type { Artifact, Generator } from './artifact.js';
 import { generateElasticsearch } from './elasticsearch.js';
+import { generateFastly } from './fastly-vcl.js';
 import { generateLogstash } from './logstash.js';
 import { generateRsyslog } from './rsyslog.js';
 
-const generators: Generator[] = [generateLogstash, generateRsyslog, generateElasticsearch];
+const generators: Generator[] = [generateFastly, generateLogstash, generateRsyslog, generateElasticsearch];
 
 export function generateAll(config: KitConfig): Artifact[] {
   const artifacts = generators.flatMap((generate) => generate(config));

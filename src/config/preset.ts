@@ -21,7 +21,7 @@ export const referenceFields: FieldInput[] = [
   { name: 'resp_status', type: 'integer', roles: ['log', 'tag'], fastly: 'resp.status', varnish: 'resp.status' },
   { name: 'resp_message', roles: ['log'], fastly: 'resp.response', varnish: 'resp.reason' },
   { name: 'cache_status', roles: ['log', 'tag'], fastly: 'resp.http.X-Cache', varnish: { ncsa: '%{Varnish:handling}x' } },
-  { name: 'elapsed_time', type: 'integer', roles: ['log', 'field'], fastly: 'time.elapsed.msec', varnish: { ncsa: '%{ms}T' }, description: 'milliseconds from request to the end of the response' },
+  { name: 'elapsed_time', type: 'integer', roles: ['log', 'field'], fastly: 'std.atoi(time.elapsed.msec)', varnish: { ncsa: '%{ms}T' }, description: 'milliseconds from request to the end of the response' },
   { name: 'time_to_first_byte', type: 'float', roles: ['field'], fastly: 'time.to_first_byte', varnish: { ncsa: '%{Varnish:time_firstbyte}x' }, description: 'seconds' },
   { name: 'info_state', logKey: 'fastly_info_state', roles: ['log', 'tag'], fastly: 'fastly_info.state', varnish: { ncsa: '%{Varnish:handling}x' } },
   { name: 'pop', logKey: 'fastly_pop', roles: ['log', 'tag'], fastly: 'server.datacenter', varnish: 'server.hostname' },
