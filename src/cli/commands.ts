@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { generateAll } from '../../generators/index.js';
+import { startBridge, type BridgeKind } from '../bridge/bridge.js';
 import { ConfigError, formatProblem, loadConfigFile, type LoadedConfig } from '../config/load.js';
 import { starterConfig } from '../config/init.js';
 import { kitConfigSchema } from '../config/schema.js';
@@ -77,4 +78,20 @@ export function schemaCommand(): void {
 /** The JSON Schema of what a user writes (defaults are optional), for editors. */
 export function configJsonSchema(): object {
   return z.toJSONSchema(kitConfigSchema, { io: 'input', unrepresentable: 'any' });
+}
+
+export async function bridgeCommand(kind: BridgeKind, options: ConfigOptions): Promise<void> {
+  const { config } = loadOrExit(options);
+  const bridge = await startBridge(kind, config);
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      bridge.stop().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          process.stderr.write(`cdnkit bridge: stopping failed: ${String(error)}\n`);
+          process.exit(1);
+        },
+      );
+    });
+  }
 }

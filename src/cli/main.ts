@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // The `cdnkit` command. Each subcommand's --help is written to teach: what it does, what it
 // writes, and an example.
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { packageVersion } from '../package-root.js';
-import { generateCommand, initCommand, schemaCommand, validateCommand } from './commands.js';
+import { bridgeCommand, generateCommand, initCommand, schemaCommand, validateCommand } from './commands.js';
 
 const program = new Command('cdnkit')
   .description('Describe your CDN log data once; generate the CDN logging, receivers, index template and dashboards from it.')
@@ -76,6 +76,39 @@ Example:
   $ cdnkit generate -c cdnkit.yaml -o out`,
   )
   .action(generateCommand);
+
+program
+  .command('bridge')
+  .description('Run a bridge from Kafka into a sink: metrics -> InfluxDB, logs -> Elasticsearch.')
+  .argument('<kind>', 'metrics or logs', (value) => {
+    if (value !== 'metrics' && value !== 'logs') throw new InvalidArgumentError('expected "metrics" or "logs"');
+    return value;
+  })
+  .addOption(configOption())
+  .addHelpText(
+    'after',
+    `
+A bridge consumes its topic in a consumer group (start more instances with the same config to share
+the partitions), writes each batch to its sink, and commits offsets only after the sink acknowledged
+every line. Lines that can never be written (malformed, refused by the sink) go to the dead-letter
+topic with the reason in the header "cdnkit-reason". While the sink is down it retries with backoff
+and stops consuming, and catches up when the sink is back.
+
+Serves, on bridges.<kind>.listen: /metrics (Prometheus), /healthz, /readyz.
+Stops gracefully on SIGTERM or SIGINT: finishes the batch in flight, commits, leaves the group.
+
+Environment (overrides the config, for containers and secrets):
+  CDNKIT_KAFKA_BROKERS     comma-separated host:port list
+  CDNKIT_BRIDGE_LISTEN     host:port for the operations endpoints
+  CDNKIT_INFLUX_URL, CDNKIT_INFLUX_ORG, CDNKIT_INFLUX_BUCKET
+  <sinks.influxdb.tokenEnv>  the InfluxDB token (default CDNKIT_INFLUX_TOKEN); required for metrics
+  CDNKIT_ES_URL            Elasticsearch URL
+  CDNKIT_LOG_LEVEL         debug, info (default), warn, error
+
+Example:
+  $ CDNKIT_INFLUX_TOKEN=... cdnkit bridge metrics -c cdnkit.yaml`,
+  )
+  .action(bridgeCommand);
 
 program
   .command('schema')

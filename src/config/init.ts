@@ -15,5 +15,6 @@ export function starterConfig(outputFile = 'cdnkit.yaml'): string {
   // Render from the parsed preset so every default is written out explicitly.
   const config = kitConfigSchema.parse(referenceConfig);
   const fields = config.fields.map((f) => ({ logKey: undefined, kit: undefined, fastly: undefined, varnish: undefined, description: undefined, ...f }));
-  return render('config/cdnkit.yaml.hbs', { ...config, fields, schemaUrl });
+  const bridgeList = Object.entries(config.bridges).map(([name, settings]) => ({ name, settings }));
+  return render('config/cdnkit.yaml.hbs', { ...config, fields, bridgeList, schemaUrl });
 }

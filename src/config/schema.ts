@@ -71,6 +71,17 @@ const topicSchema = z.strictObject({
   partitions: z.int().min(1).max(1000).default(3),
 });
 
+const bridgeSchema = (groupId: string, port: number) =>
+  z
+    .strictObject({
+      groupId: z.string().min(1).default(groupId).describe('Kafka consumer group; instances in one group share the partitions'),
+      listen: z.string().regex(HOST_PORT, 'host:port').default(`0.0.0.0:${port}`).describe('Where /metrics, /healthz and /readyz are served'),
+      maxBatchLines: z.int().min(1).max(100_000).default(5000).describe('Most lines in one write to the sink'),
+      partitionsConcurrently: z.int().min(1).max(64).default(3).describe('Partitions processed at once by one instance'),
+      maxRetryDelayMs: z.int().min(100).default(30_000).describe('Longest wait between retries while the sink is down'),
+    })
+    .prefault({});
+
 export const kitConfigSchema = z
   .strictObject({
     product: name('product').describe('What the CDN serves; a constant tag and a dashboard title'),
@@ -173,6 +184,12 @@ export const kitConfigSchema = z
             channel: z.string().optional(),
           })
           .prefault({}),
+      })
+      .prefault({}),
+    bridges: z
+      .strictObject({
+        metrics: bridgeSchema('cdnkit-bridge-metrics', 9464).describe('Kafka metrics topic -> InfluxDB'),
+        logs: bridgeSchema('cdnkit-bridge-logs', 9465).describe('Kafka logs topic -> Elasticsearch'),
       })
       .prefault({}),
     fields: z.array(fieldSchema).min(1).describe('Every piece of log data, each declared once'),

@@ -1,0 +1,101 @@
+// A bridge, assembled: settings from the kit config (addresses and secrets overridable from the
+// environment), the sink for its kind, the Kafka runner, the operations server, and a graceful
+// stop on SIGTERM or SIGINT.
+import type { Server } from 'node:http';
+import type { KitConfig } from '../config/schema.js';
+import { elasticsearchSink } from './elasticsearch-sink.js';
+import { influxSink } from './influxdb-sink.js';
+import { createRunner, type Runner } from './runner.js';
+import { serveOperations } from './server.js';
+import type { Sink } from './sink.js';
+import { bridgeLogger, bridgeMetrics } from './telemetry.js';
+
+export type BridgeKind = 'metrics' | 'logs';
+
+/** Environment variables that override the kit config, for containers and secrets. */
+export const BRIDGE_ENV = {
+  brokers: 'CDNKIT_KAFKA_BROKERS',
+  listen: 'CDNKIT_BRIDGE_LISTEN',
+  influxUrl: 'CDNKIT_INFLUX_URL',
+  influxOrg: 'CDNKIT_INFLUX_ORG',
+  influxBucket: 'CDNKIT_INFLUX_BUCKET',
+  elasticsearchUrl: 'CDNKIT_ES_URL',
+} as const;
+
+export interface RunningBridge {
+  /** Where /metrics, /healthz and /readyz answer. */
+  address: string;
+  stop(): Promise<void>;
+}
+
+function env(name: string): string | undefined {
+  const value = process.env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function requireEnv(name: string, what: string): string {
+  const value = env(name);
+  if (!value) throw new Error(`${what} is read from the environment variable ${name}, which is not set`);
+  return value;
+}
+
+function sinkFor(kind: BridgeKind, config: KitConfig): Sink {
+  if (kind === 'metrics') {
+    const influx = config.sinks.influxdb;
+    return influxSink({
+      url: env(BRIDGE_ENV.influxUrl) ?? influx.url,
+      org: env(BRIDGE_ENV.influxOrg) ?? influx.org,
+      bucket: env(BRIDGE_ENV.influxBucket) ?? influx.bucket,
+      token: requireEnv(influx.tokenEnv, 'the InfluxDB token'),
+    });
+  }
+  const es = config.sinks.elasticsearch;
+  return elasticsearchSink(config, {
+    url: env(BRIDGE_ENV.elasticsearchUrl) ?? es.url,
+    indexPrefix: es.indexPrefix,
+    ...(es.usernameEnv ? { username: requireEnv(es.usernameEnv, 'the Elasticsearch user'), password: env(es.passwordEnv ?? '') ?? '' } : {}),
+  });
+}
+
+export async function startBridge(kind: BridgeKind, config: KitConfig): Promise<RunningBridge> {
+  const settings = config.bridges[kind];
+  const log = bridgeLogger(kind);
+  const metrics = bridgeMetrics(kind);
+  const sink = sinkFor(kind, config);
+  const runner: Runner = createRunner({
+    bridge: kind,
+    brokers: (env(BRIDGE_ENV.brokers) ?? config.kafka.brokers.join(',')).split(',').map((b) => b.trim()),
+    groupId: settings.groupId,
+    topic: config.kafka.topics[kind].name,
+    deadLetterTopic: config.kafka.topics.deadLetter.name,
+    sink,
+    maxBatchLines: settings.maxBatchLines,
+    partitionsConcurrently: settings.partitionsConcurrently,
+    maxRetryDelayMs: settings.maxRetryDelayMs,
+    metrics,
+    log,
+  });
+  const listen = env(BRIDGE_ENV.listen) ?? settings.listen;
+  const server: Server = await serveOperations(listen, {
+    registry: metrics.registry,
+    ready: async () => {
+      const checks = { kafka: runner.isConsuming(), [sink.name]: await sink.ping() };
+      return { ready: Object.values(checks).every(Boolean), checks };
+    },
+  });
+  const address = server.address();
+  const where = typeof address === 'object' && address ? `${address.address}:${address.port}` : listen;
+  await runner.start();
+  log.info({ topic: config.kafka.topics[kind].name, sink: sink.name, operations: where }, 'bridge started');
+
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      log.info('stopping: finishing the batch in flight, committing, leaving the group');
+      await runner.stop();
+      await sink.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      log.info('stopped');
+    })());
+  return { address: where, stop };
+}

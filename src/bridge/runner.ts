@@ -1,0 +1,167 @@
+// The Kafka side of a bridge, the same for every sink: consume in a group, hand batches to the
+// sink, dead-letter what it refuses, retry what it could not take, and commit a partition's offset
+// only once every line up to it is acknowledged by the sink or safely in the dead-letter topic.
+//
+// Each partition's batches are processed one after another, so the committed offset is always the
+// end of a contiguous acknowledged prefix; several partitions run side by side. While the sink is
+// down, a batch waits here — heartbeating so the group keeps the partition — and no further batch
+// of that partition is fetched: consumption pauses instead of buffering without bound.
+import type { Logger } from 'pino';
+import kafkajs, { type Consumer, type EachBatchPayload, type Producer } from 'kafkajs';
+import { deadLetter, reasonKind } from './dead-letter.js';
+import type { Sink, SourceRecord } from './sink.js';
+import type { BridgeMetrics } from './telemetry.js';
+
+const { Kafka, logLevel } = kafkajs;
+
+export interface RunnerOptions {
+  bridge: string;
+  brokers: string[];
+  groupId: string;
+  topic: string;
+  deadLetterTopic: string;
+  sink: Sink;
+  maxBatchLines: number;
+  partitionsConcurrently: number;
+  maxRetryDelayMs: number;
+  metrics: BridgeMetrics;
+  log: Logger;
+}
+
+export interface Runner {
+  start(): Promise<void>;
+  /** Finishes the batch in flight (or abandons its retry, uncommitted), commits, leaves the group. */
+  stop(): Promise<void>;
+  /** Joined the group and not crashed. */
+  isConsuming(): boolean;
+}
+
+const FIRST_RETRY_DELAY_MS = 200;
+
+export function createRunner(options: RunnerOptions): Runner {
+  const { log, metrics, sink } = options;
+  const kafka = new Kafka({
+    clientId: `cdnkit-${options.bridge}`,
+    brokers: options.brokers,
+    logLevel: logLevel.WARN,
+    logCreator: () => ({ level, log: entry }) => log[level >= logLevel.INFO ? 'info' : level >= logLevel.WARN ? 'warn' : 'error']({ kafkajs: entry }, entry.message),
+    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10_000 },
+  });
+  const consumer: Consumer = kafka.consumer({
+    groupId: options.groupId,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3000,
+    // A batch waits at most this long for more data: the time bound on batches.
+    maxWaitTimeInMs: 250,
+    // And at most this much data: the size bound, and with it the bound on memory.
+    maxBytesPerPartition: 1 << 20,
+    maxBytes: 8 << 20,
+  });
+  const producer: Producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
+  let consuming = false;
+  let stopping = false;
+
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    consuming = true;
+    log.info({ memberId: e.payload.memberId, assigned: e.payload.memberAssignment }, 'joined the consumer group');
+  });
+  consumer.on(consumer.events.CRASH, (e) => {
+    consuming = false;
+    log.error({ error: e.payload.error?.message, restart: e.payload.restart }, 'consumer crashed');
+  });
+  consumer.on(consumer.events.DISCONNECT, () => {
+    consuming = false;
+  });
+
+  /** Delivers records until none is left to retry; false when the partition must be abandoned. */
+  async function deliver(records: SourceRecord[], payload: EachBatchPayload): Promise<boolean> {
+    let pending = records;
+    let retryAfterMs: number | undefined;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > 0) {
+        metrics.retried.inc(pending.length);
+        if (!(await waitToRetry(attempt, retryAfterMs, payload))) return false;
+      }
+      const outcome = await sink.write(pending).catch((error: unknown) => ({
+        rejected: [],
+        retry: pending,
+        retryReason: `unexpected sink error: ${error instanceof Error ? error.message : String(error)}`,
+        retryAfterMs: undefined,
+      }));
+      await deadLetter(producer, options.deadLetterTopic, options.bridge, outcome.rejected);
+      for (const { reason } of outcome.rejected) metrics.deadLettered.inc({ reason: reasonKind(reason) });
+      metrics.written.inc(pending.length - outcome.rejected.length - outcome.retry.length);
+      if (outcome.retry.length > 0) {
+        log.warn({ lines: outcome.retry.length, attempt, reason: outcome.retryReason }, `${sink.name} did not take the batch; retrying`);
+        retryAfterMs = outcome.retryAfterMs;
+      }
+      pending = outcome.retry;
+    }
+    return true;
+  }
+
+  /** Backs off (exponential, capped, or as the sink asked), heartbeating; false if we must let go. */
+  async function waitToRetry(attempt: number, retryAfterMs: number | undefined, payload: EachBatchPayload): Promise<boolean> {
+    const exponential = Math.min(options.maxRetryDelayMs, FIRST_RETRY_DELAY_MS * 2 ** (attempt - 1));
+    const delay = Math.min(options.maxRetryDelayMs, retryAfterMs ?? exponential * (0.75 + Math.random() / 2));
+    const until = Date.now() + delay;
+    while (Date.now() < until) {
+      if (!payload.isRunning() || payload.isStale()) return false;
+      await payload.heartbeat();
+      await new Promise((r) => setTimeout(r, Math.min(1000, until - Date.now())));
+    }
+    return payload.isRunning() && !payload.isStale();
+  }
+
+  async function eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    for (let start = 0; start < batch.messages.length; start += options.maxBatchLines) {
+      if (!payload.isRunning() || payload.isStale()) return;
+      const started = process.hrtime.bigint();
+      const chunk = batch.messages.slice(start, start + options.maxBatchLines);
+      const records: SourceRecord[] = chunk.map((m) => ({
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: m.offset,
+        timestamp: m.timestamp,
+        key: m.key,
+        value: m.value,
+      }));
+      metrics.consumed.inc(records.length);
+      if (!(await deliver(records, payload))) {
+        log.info({ partition: batch.partition }, 'partition revoked or bridge stopping; the unacknowledged batch will be replayed');
+        return;
+      }
+      const last = chunk[chunk.length - 1]!.offset;
+      payload.resolveOffset(last);
+      await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+      metrics.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      await payload.heartbeat();
+    }
+    metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
+  }
+
+  return {
+    async start() {
+      await producer.connect();
+      await consumer.connect();
+      await consumer.subscribe({ topic: options.topic, fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: options.partitionsConcurrently,
+        eachBatch,
+      });
+    },
+    async stop() {
+      if (stopping) return;
+      stopping = true;
+      // consumer.stop() waits for the batches in flight; they commit what the sink acknowledged.
+      await consumer.stop();
+      await consumer.disconnect();
+      await producer.disconnect();
+      consuming = false;
+    },
+    isConsuming: () => consuming,
+  };
+}

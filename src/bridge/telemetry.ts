@@ -1,0 +1,48 @@
+// What a bridge reports about itself: Prometheus metrics (the names follow Prometheus' own
+// conventions, so stock alerting rules read them) and a structured JSON log.
+import pino, { type Logger } from 'pino';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export interface BridgeMetrics {
+  registry: Registry;
+  consumed: Counter;
+  written: Counter;
+  retried: Counter;
+  deadLettered: Counter<'reason'>;
+  batchSeconds: Histogram;
+  lag: Gauge<'topic' | 'partition'>;
+}
+
+export function bridgeMetrics(bridge: string): BridgeMetrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ bridge });
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    consumed: new Counter({ name: 'cdnkit_bridge_consumed_lines_total', help: 'Lines read from Kafka', registers: [registry] }),
+    written: new Counter({ name: 'cdnkit_bridge_written_lines_total', help: 'Lines the sink acknowledged', registers: [registry] }),
+    retried: new Counter({ name: 'cdnkit_bridge_retried_lines_total', help: 'Lines written again after a retriable sink failure', registers: [registry] }),
+    deadLettered: new Counter({
+      name: 'cdnkit_bridge_dead_lettered_lines_total',
+      help: 'Lines sent to the dead-letter topic, by kind of reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    batchSeconds: new Histogram({
+      name: 'cdnkit_bridge_batch_duration_seconds',
+      help: 'From receiving a batch to committing its offsets',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    lag: new Gauge({
+      name: 'cdnkit_bridge_consumer_lag_lines',
+      help: 'Messages behind the partition high watermark after the last batch',
+      labelNames: ['topic', 'partition'],
+      registers: [registry],
+    }),
+  };
+}
+
+export function bridgeLogger(bridge: string): Logger {
+  return pino({ base: { bridge }, level: process.env.CDNKIT_LOG_LEVEL ?? 'info', timestamp: pino.stdTimeFunctions.isoTime });
+}
