@@ -8,6 +8,8 @@ export interface Artifact {
   content: string;
   /** One line for the output's README and the CLI's report: what it is and where it goes. */
   description: string;
+  /** File mode, for the scripts among the artifacts; 0o644 when absent. */
+  mode?: number;
 }
 
 export type Generator = (config: KitConfig) => Artifact[];

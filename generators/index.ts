@@ -6,8 +6,9 @@ import { generateElasticsearch } from './elasticsearch.js';
 import { generateFastly } from './fastly-vcl.js';
 import { generateLogstash } from './logstash.js';
 import { generateRsyslog } from './rsyslog.js';
+import { generateVarnish } from './varnish.js';
 
-const generators: Generator[] = [generateFastly, generateLogstash, generateRsyslog, generateElasticsearch];
+const generators: Generator[] = [generateFastly, generateVarnish, generateLogstash, generateRsyslog, generateElasticsearch];
 
 export function generateAll(config: KitConfig): Artifact[] {
   const artifacts = generators.flatMap((generate) => generate(config));

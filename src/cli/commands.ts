@@ -1,5 +1,5 @@
 // What each `cdnkit` subcommand does; main.ts only declares them.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { generateAll } from '../../generators/index.js';
@@ -65,7 +65,8 @@ export function generateCommand(options: ConfigOptions & { output: string; check
   for (const artifact of artifacts) {
     const file = join(options.output, artifact.path);
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, artifact.content);
+    writeFileSync(file, artifact.content, { mode: artifact.mode ?? 0o644 });
+    chmodSync(file, artifact.mode ?? 0o644);
     process.stdout.write(`  ${file.padEnd(width + options.output.length + 1)}  ${artifact.description}\n`);
   }
   process.stdout.write(`wrote ${artifacts.length} files into ${options.output}/\n`);

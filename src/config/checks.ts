@@ -90,7 +90,8 @@ function checkSources(field: Field, config: KitConfig, add: (path: ConfigPath, m
     }
   }
   const varnish = field.varnish;
-  if (varnish && typeof varnish === 'object' && 'ncsa' in varnish && field.roles.includes('tag') && field.type === 'string' && !NCSA_SAFE_TAGS.has(varnish.ncsa)) {
+  const numeric = field.type === 'integer' || field.type === 'float' || field.type === 'boolean';
+  if (varnish && typeof varnish === 'object' && 'ncsa' in varnish && field.roles.includes('tag') && !numeric && !NCSA_SAFE_TAGS.has(varnish.ncsa)) {
     add(
       ['varnish', 'ncsa'],
       `varnishncsa cannot make an arbitrary string safe for line protocol; give this tag a VCL expression ({vcl: …}), or use one of ${[...NCSA_SAFE_TAGS].join(' ')}`,
