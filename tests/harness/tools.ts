@@ -1,0 +1,622 @@
+// The real programs the tests run generated artifacts through, obtained on first use and cached
+// outside the repository (see cache.ts):
+//
+//   falco            Go module proxy, built with the local Go toolchain   -> <cache>/tools/falco-<tag>/bin
+//   consul-template  Go module proxy, built with the local Go toolchain   -> <cache>/tools/consul-template-<tag>/bin
+//   varnishd, varnishncsa            Debian package `varnish`                 (apt-get, needs root)
+//   rsyslogd + omkafka               Debian packages `rsyslog`, `rsyslog-kafka` (apt-get, needs root)
+//
+// Every ensureX() is idempotent and cheap once the tool is there (a stat, a dpkg-query and one
+// `--version` run). Concurrency: each function is safe to call from several vitest workers at the
+// same time — installs run under a lock directory in <cache>/locks, and whoever waits re-checks
+// after the lock is released, so nothing is installed twice. The intended use is still that the
+// vitest globalSetup calls them once up front (so a cold first run prints its progress in one
+// place and no test hits its own timeout while a build runs); tests then call them again to get
+// the paths, which is the cached fast path.
+//
+// A missing tool that cannot be obtained fails with a HarnessError naming the step and the tail
+// of the failing command's stderr. Nothing here ever skips a test.
+
+import { spawn } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { basename, delimiter, dirname, join } from 'node:path';
+import { cacheDir } from './cache.js';
+import { HarnessError, progress, step } from './progress.js';
+
+// ---------------------------------------------------------------------------------------------
+// Pinned versions
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * falco, the Fastly VCL linter/simulator. v1.21.1 (2025-12-07) is the newest release the Go module
+ * proxy on these machines serves for the v1 module path (v1.14.0–v1.21.0 and the v2 module path
+ * answer 403 there).
+ */
+export const FALCO_VERSION = 'v1.21.1';
+export const FALCO_MODULE = 'github.com/ysugimoto/falco';
+export const FALCO_PACKAGE = 'github.com/ysugimoto/falco/cmd/falco';
+
+/** consul-template v0.43.0 (2026-09-10), the newest tag the module proxy serves. */
+export const CONSUL_TEMPLATE_VERSION = 'v0.43.0';
+export const CONSUL_TEMPLATE_MODULE = 'github.com/hashicorp/consul-template';
+export const CONSUL_TEMPLATE_PACKAGE = 'github.com/hashicorp/consul-template';
+
+/**
+ * Debian bookworm's varnish. The upstream version (what `varnishd -V` prints) is enforced; the
+ * Debian revision is recorded and only reported when it differs, because bookworm-security keeps
+ * just its newest build, so an exact `varnish=<rev>` pin would break after the next security update.
+ */
+export const VARNISH_VERSION = '7.1.1';
+export const VARNISH_DEB_VERSION = '7.1.1-2+deb12u1';
+
+/** Debian bookworm's rsyslog and rsyslog-kafka (omkafka); same policy as varnish. */
+export const RSYSLOG_VERSION = '8.2302.0';
+export const RSYSLOG_DEB_VERSION = '8.2302.0-1+deb12u2';
+
+// ---------------------------------------------------------------------------------------------
+// Running commands with visible progress
+// ---------------------------------------------------------------------------------------------
+
+export interface RunOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Print the command's output lines as progress while it runs (long installs). */
+  stream?: boolean;
+  /** Print "still running" when the command has been silent this long (default 15 s). */
+  heartbeatMs?: number;
+  /** Kill the command (SIGKILL) after this long. */
+  timeoutMs?: number;
+  input?: string;
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+/** Runs a program to completion and captures its output; never throws for a non-zero exit. */
+export function runCommand(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  const started = Date.now();
+  const shown = [command, ...args].join(' ');
+  return new Promise<RunResult>((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let lastOutput = Date.now();
+    const pending: Record<'out' | 'err', string> = { out: '', err: '' };
+    const echo = (which: 'out' | 'err', chunk: string): void => {
+      lastOutput = Date.now();
+      if (!options.stream) return;
+      const lines = (pending[which] + chunk).split('\n');
+      pending[which] = lines.pop() ?? '';
+      // apt redraws progress with carriage returns: show only the last state of such a line.
+      for (const raw of lines) {
+        const line = raw.slice(raw.lastIndexOf('\r') + 1);
+        if (line.trim()) progress(`  | ${line}`);
+      }
+    };
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      echo('out', chunk);
+    });
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+      echo('err', chunk);
+    });
+    if (options.input !== undefined) child.stdin?.end(options.input);
+
+    const heartbeatMs = options.heartbeatMs ?? 15_000;
+    const heartbeat = setInterval(() => {
+      if (Date.now() - lastOutput >= heartbeatMs) {
+        progress(`  ... still running after ${Math.round((Date.now() - started) / 1000)} s: ${shown}`);
+        lastOutput = Date.now();
+      }
+    }, 1000);
+    heartbeat.unref();
+    const killer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            stderr += `\n[harness] killed after ${options.timeoutMs} ms`;
+            child.kill('SIGKILL');
+          }, options.timeoutMs);
+
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      clearInterval(heartbeat);
+      if (killer) clearTimeout(killer);
+      reject(
+        error.code === 'ENOENT'
+          ? new Error(`command not found: ${command} (needed for: ${shown})`)
+          : new Error(`could not start ${shown}: ${error.message}`),
+      );
+    });
+    child.on('close', (code, signal) => {
+      clearInterval(heartbeat);
+      if (killer) clearTimeout(killer);
+      for (const which of ['out', 'err'] as const) if (options.stream && pending[which].trim()) progress(`  | ${pending[which]}`);
+      resolve({ code, signal, stdout, stderr, durationMs: Date.now() - started });
+    });
+  });
+}
+
+function tail(text: string, lines = 30): string {
+  return text.trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+/** Runs a program and throws (with the stderr tail) unless it exits 0. */
+export async function mustRun(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  const result = await runCommand(command, args, options);
+  if (result.code !== 0) {
+    const why = result.signal ? `was killed by ${result.signal}` : `exited with code ${result.code}`;
+    const output = tail(result.stderr) || tail(result.stdout) || '(no output)';
+    throw new Error(`\`${[command, ...args].join(' ')}\` ${why}; output tail:\n${output}`);
+  }
+  return result;
+}
+
+function stripAnsi(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\u001b\[[0-9;]*m/g, '');
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Looks a program up on PATH (plus the sbin folders a non-login PATH may lack). */
+function which(name: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin', '/usr/local/go/bin'];
+  for (const dir of dirs) {
+    if (dir && isExecutable(join(dir, name))) return join(dir, name);
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Once per process, and once across processes
+// ---------------------------------------------------------------------------------------------
+
+const memo = new Map<string, Promise<unknown>>();
+
+/** Shares one in-flight/finished promise per key inside this process; a failure is not cached. */
+function once<T>(key: string, work: () => Promise<T>): Promise<T> {
+  let promise = memo.get(key) as Promise<T> | undefined;
+  if (!promise) {
+    promise = work();
+    memo.set(key, promise);
+    promise.catch(() => memo.delete(key));
+  }
+  return promise;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Runs `work` while holding <cache>/locks/<name>.lock (a directory: mkdir is atomic). A lock whose
+ * owner process is gone (a killed run) is taken over. Waiters print who they wait for.
+ */
+export async function withLock<T>(name: string, work: () => Promise<T>, maxWaitMs = 45 * 60_000): Promise<T> {
+  const lock = join(cacheDir('locks'), `${name}.lock`);
+  const owner = join(lock, 'owner');
+  const started = Date.now();
+  let lastSaid = 0;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(owner, `${process.pid} ${hostname()} ${new Date().toISOString()}\n`);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    let holder = '';
+    try {
+      holder = readFileSync(owner, 'utf8').trim();
+    } catch {
+      // The owner file is written right after mkdir; a lock without one that is not brand new is stale.
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > 30_000) rmSync(lock, { recursive: true, force: true });
+      } catch {
+        /* raced with its removal */
+      }
+      await sleep(200);
+      continue;
+    }
+    const [pidText, host] = holder.split(' ');
+    const pid = Number(pidText);
+    if (host === hostname() && Number.isInteger(pid) && !processAlive(pid)) {
+      progress(`lock ${name}: owner pid ${pid} is gone, taking it over`);
+      rmSync(lock, { recursive: true, force: true });
+      continue;
+    }
+    if (Date.now() - started > maxWaitMs) {
+      throw new Error(`timed out after ${Math.round(maxWaitMs / 60_000)} min waiting for lock ${lock} held by ${holder}`);
+    }
+    if (Date.now() - lastSaid > 15_000) {
+      progress(`waiting for lock ${name} (held by pid ${pid}) ...`);
+      lastSaid = Date.now();
+    }
+    await sleep(500);
+  }
+  try {
+    return await work();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Go tools
+// ---------------------------------------------------------------------------------------------
+
+interface GoTool {
+  name: string;
+  module: string;
+  pkg: string;
+  version: string;
+  ldflags?: string;
+  /** Arguments that make the binary print its version, and the text that output must contain. */
+  versionArgs: string[];
+  versionText: string;
+}
+
+async function binaryReports(bin: string, tool: GoTool): Promise<boolean> {
+  try {
+    const result = await runCommand(bin, tool.versionArgs, { timeoutMs: 20_000 });
+    return stripAnsi(result.stdout + result.stderr).includes(tool.versionText);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Builds `tool.pkg` at `tool.version` into <cache>/tools/<name>-<version>/bin.
+ *
+ * Equivalent to `GOBIN=<that folder> go install <pkg>@<version>`, but done as `go get` + `go install`
+ * inside a throw-away wrapper module: `go install pkg@version` also asks the proxy for the module's
+ * version list (to report deprecations), and the module proxy here answers that with 403 for
+ * falco, which makes the plain form fail. The wrapper module requires only the tool, so minimal
+ * version selection picks exactly the tool's own dependency versions, as `go install pkg@v` would.
+ * The binary is built into a staging folder and renamed into place, so a half-built file never
+ * counts as installed.
+ */
+function ensureGoTool(tool: GoTool): Promise<string> {
+  return step(`${tool.name} ${tool.version}: ensure installed`, () => installGoTool(tool));
+}
+
+async function installGoTool(tool: GoTool): Promise<string> {
+  const label = `${tool.name} ${tool.version}`;
+  const root = cacheDir('tools', `${tool.name}-${tool.version}`);
+  const binDir = join(root, 'bin');
+  const bin = join(binDir, tool.name);
+  if (isExecutable(bin) && (await binaryReports(bin, tool))) return bin;
+
+  return withLock(`${tool.name}-${tool.version}`, async () => {
+    if (isExecutable(bin) && (await binaryReports(bin, tool))) return bin; // another worker built it meanwhile
+    progress(`${label}: not in the cache (${bin}), building it from the Go module proxy`);
+    const go = await step(`${label}: find the Go toolchain`, async () => {
+      const found = which('go');
+      if (!found) throw new Error('`go` is not on PATH; install Go >= 1.24 (https://go.dev/dl/) to build this tool');
+      const { stdout } = await mustRun(found, ['version']);
+      progress(`  using ${found}: ${stdout.trim()}`);
+      return found;
+    });
+    const work = join(root, 'build');
+    const staging = join(root, 'staging');
+    rmSync(work, { recursive: true, force: true });
+    rmSync(staging, { recursive: true, force: true });
+    mkdirSync(work, { recursive: true });
+    writeFileSync(join(work, 'go.mod'), `module cdnkit.local/tools/${tool.name}\n`);
+    // The Go module and build caches stay the user's normal ones (GOMODCACHE, GOCACHE): shared
+    // with other Go builds, and a rebuild after `rm -rf <cache>/tools` is quick.
+    const env: NodeJS.ProcessEnv = { ...process.env, GO111MODULE: 'on', GOFLAGS: goFlags(), GOBIN: staging };
+    await step(`${label}: go get ${tool.pkg}@${tool.version}`, () =>
+      mustRun(go, ['get', `${tool.pkg}@${tool.version}`], { cwd: work, env, stream: true }),
+    );
+    const args = ['install', '-trimpath'];
+    if (tool.ldflags) args.push(`-ldflags=${tool.ldflags}`);
+    args.push(tool.pkg);
+    await step(`${label}: go install ${tool.pkg} (GOBIN=${binDir}; a cold build takes 1-2 min)`, async () => {
+      await mustRun(go, args, { cwd: work, env, stream: true });
+      const built = join(staging, tool.name);
+      if (!isExecutable(built)) throw new Error(`go install finished but ${built} is missing`);
+      mkdirSync(binDir, { recursive: true });
+      renameSync(built, bin);
+    });
+    rmSync(work, { recursive: true, force: true });
+    rmSync(staging, { recursive: true, force: true });
+    await step(`${label}: check the installed binary`, async () => {
+      const result = await mustRun(bin, tool.versionArgs);
+      const printed = stripAnsi(result.stdout + result.stderr).trim();
+      if (!printed.includes(tool.versionText)) {
+        throw new Error(`${bin} ${tool.versionArgs.join(' ')} printed "${printed}", expected it to contain "${tool.versionText}"`);
+      }
+    });
+    return bin;
+  });
+}
+
+/** GOFLAGS from the environment, minus settings that cannot work in the wrapper module. */
+function goFlags(): string {
+  return (process.env.GOFLAGS ?? '')
+    .split(/\s+/)
+    .filter((flag) => flag && !/^-mod=/.test(flag))
+    .join(' ');
+}
+
+/** Path to a falco binary (`falco -V` prints FALCO_VERSION). */
+export function ensureFalco(): Promise<string> {
+  return once('falco', () =>
+    ensureGoTool({
+      name: 'falco',
+      module: FALCO_MODULE,
+      pkg: FALCO_PACKAGE,
+      version: FALCO_VERSION,
+      // falco's release builds stamp the version the same way; without it `falco -V` prints nothing.
+      ldflags: `-X main.version=${FALCO_VERSION}`,
+      versionArgs: ['-V'],
+      versionText: FALCO_VERSION,
+    }),
+  );
+}
+
+/** Path to a consul-template binary (`consul-template -v` prints "consul-template v0.43.0 ()"). */
+export function ensureConsulTemplate(): Promise<string> {
+  return once('consul-template', () =>
+    ensureGoTool({
+      name: 'consul-template',
+      module: CONSUL_TEMPLATE_MODULE,
+      pkg: CONSUL_TEMPLATE_PACKAGE,
+      version: CONSUL_TEMPLATE_VERSION,
+      versionArgs: ['-v'],
+      versionText: `consul-template ${CONSUL_TEMPLATE_VERSION}`,
+    }),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Debian packages
+// ---------------------------------------------------------------------------------------------
+
+/** Installed version per package ('ii' state only). */
+async function dpkgInstalled(packages: readonly string[]): Promise<Map<string, string>> {
+  if (!which('dpkg-query')) {
+    throw new Error(
+      `dpkg-query not found: this harness installs ${packages.join(', ')} with apt-get (Debian/Ubuntu); ` +
+        'on another system install them yourself',
+    );
+  }
+  // Exit code 1 when some package is unknown to dpkg; the lines for the others are still printed.
+  const result = await runCommand('dpkg-query', ['-W', '-f=${Package} ${db:Status-Abbrev} ${Version}\n', ...packages]);
+  const installed = new Map<string, string>();
+  for (const line of result.stdout.split('\n')) {
+    const [name, status, version] = line.trim().split(/\s+/);
+    if (name && status === 'ii' && version) installed.set(name.replace(/:.*$/, ''), version);
+  }
+  return installed;
+}
+
+async function dpkgFiles(pkg: string): Promise<string[]> {
+  const { stdout } = await mustRun('dpkg-query', ['-L', pkg]);
+  return stdout.split('\n').map((line) => line.trim()).filter(Boolean);
+}
+
+function asRoot(command: string, args: string[]): [string, string[]] {
+  if (process.getuid?.() === 0) return [command, args];
+  if (which('sudo')) return ['sudo', ['-n', command, ...args]];
+  throw new Error(`installing packages needs root: run the tests as root, or install them first: apt-get install ${args.join(' ')}`);
+}
+
+/** Packages apt has no installation candidate for (unknown until `apt-get update`). */
+async function withoutCandidate(packages: readonly string[]): Promise<string[]> {
+  const { stdout } = await runCommand('apt-cache', ['policy', ...packages]);
+  return packages.filter((pkg) => {
+    const block = stdout.split(/\n(?=\S)/).find((b) => b.startsWith(`${pkg}:`));
+    const candidate = block?.match(/Candidate:\s*(\S+)/)?.[1];
+    return !candidate || candidate === '(none)';
+  });
+}
+
+const POLICY_RC_D = '/usr/sbin/policy-rc.d';
+const APT_LOCK_WAIT = ['-o', 'DPkg::Lock::Timeout=600'];
+
+/** Runs an apt-get command, retrying while another apt/dpkg holds a lock it does not wait for. */
+async function aptGet(args: string[]): Promise<void> {
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive', NEEDRESTART_MODE: 'l' };
+  const [command, argv] = asRoot('apt-get', [...APT_LOCK_WAIT, ...args]);
+  for (let attempt = 1; ; attempt++) {
+    const result = await runCommand(command, argv, { env, stream: true, heartbeatMs: 10_000, timeoutMs: 30 * 60_000 });
+    if (result.code === 0) return;
+    const locked = /Could not get lock|Unable to lock|is another process using it/i.test(result.stderr);
+    if (!locked || attempt >= 60) {
+      throw new Error(`\`${[command, ...argv].join(' ')}\` exited with code ${result.code}; output tail:\n${tail(result.stderr || result.stdout)}`);
+    }
+    progress(`  apt/dpkg is locked by another process, retrying in 10 s (attempt ${attempt})`);
+    await sleep(10_000);
+  }
+}
+
+function runningPids(comm: string): Set<number> {
+  const pids = new Set<number>();
+  try {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === comm) pids.add(Number(entry));
+      } catch {
+        /* exited meanwhile */
+      }
+    }
+  } catch {
+    /* no /proc */
+  }
+  return pids;
+}
+
+/**
+ * Installs Debian packages that are not installed yet, without letting their maintainer scripts
+ * start system services: a policy-rc.d that answers 101 ("action forbidden") is put in place for
+ * the install when none exists (invoke-rc.d and deb-systemd-invoke both honour it).
+ */
+async function ensureDebPackages(label: string, packages: readonly string[], daemons: readonly string[]): Promise<Map<string, string>> {
+  let installed = await dpkgInstalled(packages);
+  if (packages.every((pkg) => installed.has(pkg))) return installed;
+
+  return withLock('apt', async () => {
+    installed = await dpkgInstalled(packages);
+    const missing = packages.filter((pkg) => !installed.has(pkg));
+    if (missing.length === 0) return installed;
+    progress(`${label}: Debian packages not installed: ${missing.join(', ')}`);
+
+    const unknown = await withoutCandidate(missing);
+    if (unknown.length > 0) {
+      await step(`${label}: apt-get update (apt does not know ${unknown.join(', ')} yet)`, () => aptGet(['update']));
+      const still = await withoutCandidate(missing);
+      if (still.length > 0) throw new HarnessError(`${label}: find packages`, new Error(`apt has no candidate for ${still.join(', ')} even after apt-get update`));
+    }
+
+    const before = new Map(daemons.map((d) => [d, runningPids(d)]));
+    let ownPolicy = false;
+    await step(`${label}: apt-get install ${missing.join(' ')}`, async () => {
+      if (!existsSync(POLICY_RC_D)) {
+        const [command, argv] = asRoot('sh', ['-c', `printf '#!/bin/sh\\nexit 101\\n' > ${POLICY_RC_D} && chmod 755 ${POLICY_RC_D}`]);
+        await mustRun(command, argv);
+        ownPolicy = true;
+      } else if (!/exit\s+101/.test(readFileSync(POLICY_RC_D, 'utf8'))) {
+        progress(`  note: ${POLICY_RC_D} exists and may allow services to start; leaving it as it is`);
+      }
+      try {
+        await aptGet(['install', '-y', '--no-install-recommends', ...missing]);
+      } finally {
+        if (ownPolicy) {
+          const [command, argv] = asRoot('rm', ['-f', POLICY_RC_D]);
+          await runCommand(command, argv);
+        }
+      }
+    });
+    for (const daemon of daemons) {
+      const started = [...runningPids(daemon)].filter((pid) => !before.get(daemon)?.has(pid));
+      if (started.length > 0) progress(`  WARNING: the install started ${daemon} (pid ${started.join(', ')}); the tests do not use it`);
+    }
+    installed = await dpkgInstalled(packages);
+    const absent = packages.filter((pkg) => !installed.has(pkg));
+    if (absent.length > 0) throw new HarnessError(`${label}: apt-get install`, new Error(`still not installed: ${absent.join(', ')}`));
+    return installed;
+  });
+}
+
+function checkDebVersion(pkg: string, installed: string | undefined, expected: string): void {
+  if (installed !== expected) {
+    progress(`  note: ${pkg} ${installed} is installed; the harness was written against ${expected}`);
+  }
+}
+
+async function fileFrom(pkg: string, suffix: string): Promise<string> {
+  const path = (await dpkgFiles(pkg)).find((file) => file.endsWith(suffix) && isExecutableOrFile(file));
+  if (!path) throw new Error(`package ${pkg} is installed but has no file ending in ${suffix}`);
+  return path;
+}
+
+function isExecutableOrFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+export interface Varnish {
+  varnishd: string;
+  varnishncsa: string;
+  /** Upstream version printed by `varnishd -V`, e.g. "7.1.1". */
+  version: string;
+  /** Installed Debian package version, e.g. "7.1.1-2+deb12u1". */
+  debVersion: string;
+}
+
+/** varnishd and varnishncsa from Debian's `varnish` package (installed with apt-get when missing). */
+export function ensureVarnish(): Promise<Varnish> {
+  return once('varnish', () =>
+    step(`varnish ${VARNISH_VERSION}: ensure installed`, async () => {
+      const installed = await ensureDebPackages('varnish', ['varnish'], ['varnishd']);
+      const debVersion = installed.get('varnish')!;
+      checkDebVersion('varnish', debVersion, VARNISH_DEB_VERSION);
+      const varnishd = await fileFrom('varnish', '/sbin/varnishd');
+      const varnishncsa = await fileFrom('varnish', '/bin/varnishncsa');
+      const version = await printedVersion(varnishd, ['-V'], /varnish-(\d+\.\d+\.\d+)/);
+      const ncsaVersion = await printedVersion(varnishncsa, ['-V'], /varnish-(\d+\.\d+\.\d+)/);
+      if (version !== VARNISH_VERSION || ncsaVersion !== VARNISH_VERSION) {
+        throw new Error(`varnishd reports ${version} and varnishncsa ${ncsaVersion}; the harness is pinned to ${VARNISH_VERSION}`);
+      }
+      return { varnishd, varnishncsa, version, debVersion };
+    }),
+  );
+}
+
+export interface Rsyslog {
+  rsyslogd: string;
+  /** Upstream version printed by `rsyslogd -v`, e.g. "8.2302.0". */
+  version: string;
+  debVersion: string;
+  /** rsyslog's compiled-in module folder (holds imtcp.so, omkafka.so); configs need no path. */
+  moduleDir: string;
+  omkafka: string;
+}
+
+/** rsyslogd with the omkafka module, from Debian's `rsyslog` and `rsyslog-kafka` packages. */
+export function ensureRsyslog(): Promise<Rsyslog> {
+  return once('rsyslog', () =>
+    step(`rsyslog ${RSYSLOG_VERSION} + omkafka: ensure installed`, async () => {
+      const installed = await ensureDebPackages('rsyslog', ['rsyslog', 'rsyslog-kafka'], ['rsyslogd']);
+      const debVersion = installed.get('rsyslog')!;
+      checkDebVersion('rsyslog', debVersion, RSYSLOG_DEB_VERSION);
+      checkDebVersion('rsyslog-kafka', installed.get('rsyslog-kafka'), RSYSLOG_DEB_VERSION);
+      if (installed.get('rsyslog-kafka') !== debVersion) {
+        throw new Error(`rsyslog ${debVersion} and rsyslog-kafka ${installed.get('rsyslog-kafka')} differ; omkafka would not load`);
+      }
+      const rsyslogd = await fileFrom('rsyslog', '/sbin/rsyslogd');
+      const omkafka = await fileFrom('rsyslog-kafka', '/omkafka.so');
+      const version = await printedVersion(rsyslogd, ['-v'], /rsyslogd\s+(\d+\.\d+\.\d+)/);
+      if (version !== RSYSLOG_VERSION) throw new Error(`rsyslogd reports ${version}; the harness is pinned to ${RSYSLOG_VERSION}`);
+      return { rsyslogd, version, debVersion, moduleDir: dirname(omkafka), omkafka };
+    }),
+  );
+}
+
+async function printedVersion(bin: string, args: string[], pattern: RegExp): Promise<string> {
+  const result = await mustRun(bin, args, { timeoutMs: 20_000 });
+  const match = (result.stdout + result.stderr).match(pattern);
+  if (!match?.[1]) throw new Error(`could not find a version in the output of ${basename(bin)} ${args.join(' ')}: ${tail(result.stdout + result.stderr, 3)}`);
+  return match[1];
+}
+
+/** Everything above, in order; meant for the vitest globalSetup. */
+export async function ensureAllTools(): Promise<{ falco: string; consulTemplate: string; varnish: Varnish; rsyslog: Rsyslog }> {
+  // The two apt installs share the apt lock anyway; the two Go builds would compete for two cores.
+  const varnish = await ensureVarnish();
+  const rsyslog = await ensureRsyslog();
+  const falco = await ensureFalco();
+  const consulTemplate = await ensureConsulTemplate();
+  return { falco, consulTemplate, varnish, rsyslog };
+}
