@@ -5,9 +5,9 @@
 // The rules follow the published spec and, where the spec is loose, what InfluxDB's own parser
 // does — the bridge must reject exactly what InfluxDB would reject, or a bad line poisons a batch:
 // - measurement: `\,` and `\ ` are escapes; tag keys, tag values and field keys also `\=`.
-//   A backslash before any other character is literal; a backslash before a special character is
-//   always an escape, so such a pair cannot be written literally. Tag values written by cdnkit are
-//   normalised first (normaliseTagValue) so that never arises.
+//   A backslash before any other character is literal (InfluxDB 2.7 stores `a\\b` as two
+//   backslashes), and a text ending in a backslash is refused. Tag values written by cdnkit never
+//   hold a backslash (normaliseTagValue).
 // - string field values: `\"` and `\\` are escapes, other backslashes are literal.
 // - integers end in `i` (signed 64-bit), unsigned integers in `u`, floats have no suffix.
 // - a tag value or key may not be empty; a line needs at least one field.
@@ -145,7 +145,9 @@ class Scanner {
       this.pos++;
     }
     if (out.length === 0) this.failAt(start, `empty ${what}`);
-    if (line[this.pos - 1] === '\\' && this.pos === line.length) this.fail(`${what} ends in a lone backslash`);
+    // InfluxDB refuses a key or tag value whose text ends in a backslash ("invalid tag format"),
+    // even as `\\\\`; the measurement is read the same way.
+    if (line[this.pos - 1] === '\\') this.fail(`${what} ends in a backslash, which InfluxDB refuses`);
     return out;
   }
 

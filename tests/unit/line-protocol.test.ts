@@ -45,6 +45,8 @@ describe('line protocol parser', () => {
     ['m time=1', '"time" cannot be a field key'],
     ['m,t=a f=1 1 2', 'timestamp must be an integer'],
     [',t=a f=1', 'empty measurement'],
+    ['m,pop=LON\\\\,b=x f=1', 'ends in a backslash'],
+    ['m a\\\\=1', 'ends in a backslash'],
   ])('rejects %j (%s)', (line, reason) => {
     expect(() => parseLine(line)).toThrow(IlpSyntaxError);
     expect(() => parseLine(line)).toThrow(reason);

@@ -17,16 +17,19 @@
 // through POST /api/v2/setup (org, bucket, operator token) and a DBRP mapping (database = bucket
 // name, retention policy autogen, default) so InfluxQL works over the 1.x-compatible /query.
 //
-// Reuse: if CDNKIT_INFLUX_URL is set and answers /health, that server is used as-is
-// (CDNKIT_INFLUX_ORG, CDNKIT_INFLUX_BUCKET, CDNKIT_INFLUX_TOKEN) and nothing is built or started.
+// Address: 127.0.0.1:<port> if a port is given, else CDNKIT_INFLUX_URL, else http://127.0.0.1:18086.
+// A server already answering there is reused (started: false) and nothing is built or started; its
+// org, bucket and token come from CDNKIT_INFLUX_ORG / _BUCKET / _TOKEN (defaults: the harness's own,
+// so a server started by an earlier run of this harness is reused as is).
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cacheDir } from '../cache.js';
-import { progress, step } from '../progress.js';
+import { HarnessError, progress, step } from '../progress.js';
+import type { RunningService } from './types.js';
 
 /** influxd release built from the Go module proxy. */
 export const INFLUXD_VERSION = 'v2.7.12';
@@ -35,23 +38,16 @@ const PKG_CONFIG_VERSION = 'v0.2.14';
 /** Build tags from influxdb's GNUmakefile minus `assets` (the UI, which would be downloaded; not needed). */
 const BUILD_TAGS = 'sqlite_foreign_keys,sqlite_json';
 
-// If ./types.ts (the shared RunningService base) exists, RunningInflux should extend it; this
-// interface is written to be structurally compatible with it: { name; url; started; stop() }.
-export interface RunningInflux {
-  name: 'influxdb';
-  /** Base URL, e.g. http://127.0.0.1:8086 */
-  url: string;
-  /** true if this call started the server (and stop() will stop it); false if an existing one is reused. */
-  started: boolean;
-  org: string;
-  bucket: string;
+export interface RunningInflux extends RunningService {
+  readonly name: 'influxdb';
+  readonly org: string;
+  readonly bucket: string;
   /** Operator (all-access) token. */
-  token: string;
-  stop(): Promise<void>;
+  readonly token: string;
 }
 
 export interface StartInfluxOptions {
-  /** Port on 127.0.0.1; a free one is picked when omitted. */
+  /** Port on 127.0.0.1; overrides CDNKIT_INFLUX_URL (default http://127.0.0.1:18086). */
   port?: number;
   org?: string;
   bucket?: string;
@@ -69,10 +65,13 @@ export async function obtainInfluxd(): Promise<string> {
   const bin = join(dir, 'influxd');
   if (isExecutable(bin)) return bin;
 
-  return withBuildLock(dir, async () => {
+  return withLock(dir, 'build', async () => {
     if (isExecutable(bin)) return bin; // another process finished it while we waited
-    await step('influxd: check build tools (go, cargo, cc)', async () => {
-      for (const [tool, args] of [['go', ['version']], ['cargo', ['--version']], ['cc', ['--version']]] as const) {
+    await step('influxd: check build tools (go, cargo, cc, pkg-config)', async () => {
+      // The system pkg-config is required too: InfluxData's wrapper looks it up on PATH and exits
+      // without it, even though it answers for flux itself (Debian: apt-get install pkg-config).
+      const tools = [['go', ['version']], ['cargo', ['--version']], ['cc', ['--version']], ['pkg-config', ['--version']]] as const;
+      for (const [tool, args] of tools) {
         const r = await run(tool, [...args], { quiet: true }).catch((e: Error) => e);
         if (r instanceof Error) {
           throw new Error(`${tool} is needed to build influxd from source (${r.message})`);
@@ -105,6 +104,9 @@ export async function obtainInfluxd(): Promise<string> {
     // `go install pkg@version` refuses modules whose go.mod has replace directives (influxdb's has
     // one), so build inside the downloaded (read-only) module, which also uses its exact go.sum.
     const partial = join(dir, 'influxd.partial');
+    // Where the wrapper copies flux's sources and runs cargo (silently; output only on failure):
+    // watched by the heartbeat.
+    const libfluxDir = await libfluxBuildDir(src);
     await step(
       `influxd: build ${INFLUXD_VERSION} with libflux (Go + cargo; first time takes many minutes on 2 cores)`,
       () =>
@@ -124,14 +126,17 @@ export async function obtainInfluxd(): Promise<string> {
           {
             cwd: src,
             heartbeat: 'influxd build',
-            heartbeatNote: '; the libflux cargo build runs inside pkg-config and prints nothing until it ends',
+            heartbeatNote: () => libfluxState(libfluxDir),
             env: {
               ...process.env,
               PKG_CONFIG: pkgConfig,
               ...rust,
-              // libflux declares #![deny(warnings)]; a newer rustc adds warnings, which would be
-              // errors. Cap lints at "warn" — a flag, no source change.
-              RUSTFLAGS: [process.env.RUSTFLAGS, '--cap-lints=warn'].filter(Boolean).join(' '),
+              // libflux's crates declare #![deny(warnings)]; today's rustc warns about things
+              // rustc 1.72 did not (dead_code, mismatched_lifetime_syntaxes), which then fail the
+              // build. RUSTFLAGS=--cap-lints=warn is not enough: pkg-config passes --target, and
+              // then RUSTFLAGS skips host artefacts — flux-core is also a build-dependency (of
+              // flux's build.rs). A RUSTC_WRAPPER caps lints for every rustc call instead.
+              RUSTC_WRAPPER: capLintsWrapper(tools),
             },
           },
         ),
@@ -143,6 +148,47 @@ export async function obtainInfluxd(): Promise<string> {
     renameSync(partial, bin);
     return bin;
   });
+}
+
+/** $GOCACHE/pkgconfig/<flux module>@<version>/libflux: where influxdata/pkg-config builds libflux. */
+async function libfluxBuildDir(influxdbSrc: string): Promise<string> {
+  const gomod = readFileSync(join(influxdbSrc, 'go.mod'), 'utf8');
+  const flux = /^\s*github\.com\/influxdata\/flux\s+(v\S+)/m.exec(gomod)?.[1] ?? 'unknown';
+  const gocache = (await run('go', ['env', 'GOCACHE'], { quiet: true })).trim();
+  return join(gocache, 'pkgconfig', `github.com/influxdata/flux@${flux}`, 'libflux');
+}
+
+/** What is happening with libflux, for the heartbeat (cargo's output is hidden by the wrapper). */
+function libfluxState(libfluxDir: string): string {
+  const release = join(libfluxDir, 'target', 'x86_64-unknown-linux-gnu', 'release');
+  if (existsSync(join(release, 'libflux.a'))) return '; libflux (Rust) is built, Go compiling/linking';
+  // One dep-info file per finished rustc run, for target and host (build-time) crates.
+  let crates = 0;
+  for (const dir of [release, join(libfluxDir, 'target', 'release')]) {
+    try {
+      crates += readdirSync(join(dir, 'deps')).filter((f) => f.endsWith('.d')).length;
+    } catch {
+      // not started
+    }
+  }
+  if (crates > 0) return `; cargo is building libflux: ${crates} crates compiled so far`;
+  return '; compiling Go packages, libflux (cargo) not started yet';
+}
+
+/** Writes the RUSTC_WRAPPER script that adds `--cap-lints warn` unless cargo already capped lints. */
+function capLintsWrapper(tools: string): string {
+  const path = join(tools, 'rustc-cap-lints');
+  const script = [
+    '#!/bin/sh',
+    '# RUSTC_WRAPPER written by cdnkit tests/harness/services/influxdb.ts: cargo runs "<this> <rustc> <args>".',
+    '# Caps lints at "warn" for crates cargo does not cap itself (libflux declares #![deny(warnings)]).',
+    'rustc="$1"; shift',
+    'for a in "$@"; do [ "$a" = "--cap-lints" ] && exec "$rustc" "$@"; done',
+    'exec "$rustc" "$@" --cap-lints warn',
+    '',
+  ].join('\n');
+  if (safeRead(path) !== script) writeFileSync(path, script, { mode: 0o755 });
+  return path;
 }
 
 /**
@@ -168,9 +214,9 @@ function isExecutable(path: string): boolean {
   }
 }
 
-/** Only one process builds at a time (test workers may start together); others wait for it. */
-async function withBuildLock<T>(dir: string, work: () => Promise<T>): Promise<T> {
-  const lock = join(dir, 'build.lock');
+/** One process at a time (test workers may start together); the others wait for it. */
+async function withLock<T>(dir: string, name: string, work: () => Promise<T>): Promise<T> {
+  const lock = join(dir, `${name}.lock`);
   for (let waited = 0; ; waited += 5) {
     try {
       mkdirSync(lock);
@@ -182,7 +228,7 @@ async function withBuildLock<T>(dir: string, work: () => Promise<T>): Promise<T>
         rmSync(lock, { recursive: true, force: true });
         continue;
       }
-      if (waited % 30 === 0) progress(`influxd: waiting for the build in process ${owner || '?'} (${waited} s)`);
+      if (waited % 30 === 0) progress(`influxd: waiting for process ${owner || '?'}, which holds ${lock} (${waited} s)`);
       await sleep(5000);
     }
   }
@@ -218,7 +264,7 @@ interface RunOptions {
   /** Print "<label>: still running" every 30 s with the last output line. */
   heartbeat?: string;
   /** Extra text for each heartbeat line. */
-  heartbeatNote?: string;
+  heartbeatNote?: () => string;
 }
 
 /** Runs a command; streams its output to stderr unless quiet; resolves with stdout. */
@@ -244,7 +290,7 @@ function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<string
           const s = Math.round((Date.now() - started) / 1000);
           progress(
             `${opts.heartbeat}: still running after ${Math.floor(s / 60)} min ${s % 60} s` +
-              `${opts.heartbeatNote ?? ''} (last output: ${last.slice(0, 120)})`,
+              `${opts.heartbeatNote?.() ?? ''} (last output: ${last.slice(0, 120)})`,
           );
         }, 30_000)
       : undefined;
@@ -263,92 +309,143 @@ function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<string
 // ---------------------------------------------------------------------------------------------
 // run
 
-export async function startInfluxDB(options: StartInfluxOptions = {}): Promise<RunningInflux> {
-  const existing = process.env.CDNKIT_INFLUX_URL;
-  if (existing && (await healthy(existing))) {
-    const token = process.env.CDNKIT_INFLUX_TOKEN;
-    if (!token) throw new Error('CDNKIT_INFLUX_URL is set but CDNKIT_INFLUX_TOKEN is not');
-    const reused: RunningInflux = {
-      name: 'influxdb',
-      url: existing.replace(/\/+$/, ''),
-      started: false,
-      org: process.env.CDNKIT_INFLUX_ORG ?? options.org ?? DEFAULTS.org,
-      bucket: process.env.CDNKIT_INFLUX_BUCKET ?? options.bucket ?? DEFAULTS.bucket,
-      token,
-      stop: async () => {},
-    };
-    await step(`influxdb: reuse ${reused.url} (ensure DBRP for ${reused.bucket})`, () => ensureDbrp(reused));
-    return reused;
-  }
+/** Default address; the same port the global set-up uses, so separate runs meet on one server. */
+export const DEFAULT_INFLUX_URL = 'http://127.0.0.1:18086';
 
+const handles = new Map<string, Promise<RunningInflux>>();
+
+/**
+ * Starts (or reuses) influxd; idempotent per address within a process. The address is
+ * 127.0.0.1:<port> when a port is given, else CDNKIT_INFLUX_URL, else DEFAULT_INFLUX_URL.
+ * A server already answering there is reused (started: false): if it was never set up, it is set
+ * up here; otherwise its token must be CDNKIT_INFLUX_TOKEN (or the harness default, for a server
+ * this harness set up in another run).
+ */
+export function startInfluxDB(options: StartInfluxOptions = {}): Promise<RunningInflux> {
+  const url = (
+    options.port !== undefined ? `http://127.0.0.1:${options.port}` : process.env.CDNKIT_INFLUX_URL ?? DEFAULT_INFLUX_URL
+  ).replace(/\/+$/, '');
+  let handle = handles.get(url);
+  if (!handle) {
+    handle = obtainServer(url, {
+      org: options.org ?? process.env.CDNKIT_INFLUX_ORG ?? DEFAULTS.org,
+      bucket: options.bucket ?? process.env.CDNKIT_INFLUX_BUCKET ?? DEFAULTS.bucket,
+      token: options.token ?? process.env.CDNKIT_INFLUX_TOKEN ?? DEFAULTS.token,
+    });
+    handles.set(url, handle);
+    handle.catch(() => handles.delete(url));
+  }
+  return handle;
+}
+
+interface Identity {
+  org: string;
+  bucket: string;
+  token: string;
+}
+
+async function obtainServer(url: string, id: Identity): Promise<RunningInflux> {
+  if (await healthy(url)) return reuse(url, id);
+  const { hostname, port: portText, protocol } = new URL(url);
+  const port = Number(portText || 80);
+  if (protocol !== 'http:' || !['127.0.0.1', 'localhost'].includes(hostname)) {
+    throw new HarnessError(
+      `influxdb: reach ${url}`,
+      new Error(`no InfluxDB answers at ${url}, and it is not a local http address to start one on`),
+    );
+  }
   const bin = await obtainInfluxd();
-  const port = options.port ?? (await freePort());
+  return withLock(cacheDir('locks'), `influxdb-${port}`, async () => {
+    if (await healthy(url)) return reuse(url, id); // another process started it meanwhile
+    if (await portInUse(port)) {
+      throw new HarnessError(`influxdb: start on port ${port}`, new Error(`port ${port} is in use by something that is not InfluxDB`));
+    }
+    return launch(bin, port, id);
+  });
+}
+
+async function reuse(url: string, id: Identity): Promise<RunningInflux> {
+  const running: RunningInflux = { name: 'influxdb', url, started: false, ...id, stop: async () => {} };
+  await step(`influxdb: reuse the server at ${url} (org "${id.org}", bucket "${id.bucket}")`, async () => {
+    const setup = (await api(running, 'GET', '/api/v2/setup', undefined, { noAuth: true })) as { allowed?: boolean };
+    if (setup.allowed) await onboard(running);
+    else {
+      const res = await fetch(`${url}/api/v2/orgs?${new URLSearchParams({ org: id.org })}`, {
+        headers: { authorization: `Token ${id.token}` },
+      });
+      if (res.status === 401) throw new Error(`the server at ${url} is set up with another token: set CDNKIT_INFLUX_TOKEN`);
+      if (!res.ok) throw new Error(`org ${id.org} not found at ${url} (HTTP ${res.status}): set CDNKIT_INFLUX_ORG`);
+      await ensureDbrp(running);
+    }
+  });
+  return running;
+}
+
+async function launch(bin: string, port: number, id: Identity): Promise<RunningInflux> {
   const url = `http://127.0.0.1:${port}`;
-  const org = options.org ?? DEFAULTS.org;
-  const bucket = options.bucket ?? DEFAULTS.bucket;
-  const token = options.token ?? DEFAULTS.token;
   const data = mkdtempSync(join(tmpdir(), 'cdnkit-influxd-'));
   const logPath = join(data, 'influxd.log');
-
-  const child = await step(`influxdb: start influxd on ${url}`, async () => {
-    const logFd = openSync(logPath, 'a');
-    // Only our flags: no INFLUXD_* from the environment, no config file from the working directory.
-    const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('INFLUXD_')));
-    env.INFLUXD_CONFIG_PATH = data;
-    const proc = spawn(
-      bin,
-      [
-        '--bolt-path', join(data, 'influxd.bolt'),
-        '--engine-path', join(data, 'engine'),
-        '--sqlite-path', join(data, 'influxd.sqlite'),
-        '--http-bind-address', `127.0.0.1:${port}`,
-        '--reporting-disabled',
-        '--ui-disabled',
-        '--log-level', 'info',
-      ],
-      { cwd: data, env, stdio: ['ignore', logFd, logFd] },
-    );
-    closeSync(logFd);
-    let exited: string | undefined;
-    proc.on('exit', (code, signal) => (exited = `influxd exited with ${code ?? signal}`));
-    const deadline = Date.now() + 60_000;
-    while (!(await healthy(url))) {
-      if (exited) throw new Error(`${exited}\n${tailOf(logPath)}`);
-      if (Date.now() > deadline) {
-        proc.kill('SIGKILL');
-        throw new Error(`no healthy /health within 60 s\n${tailOf(logPath)}`);
-      }
-      await sleep(200);
-    }
-    return proc;
-  });
-
-  const running: RunningInflux = {
-    name: 'influxdb',
-    url,
-    started: true,
-    org,
-    bucket,
-    token,
-    stop: () => stopProcess(child, data),
+  let child: ChildProcess | undefined;
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    handles.delete(url);
+    if (child) await step('influxdb: stop influxd', () => stopProcess(child!));
+    if (!process.env.CDNKIT_KEEP_DATA) rmSync(data, { recursive: true, force: true });
   };
+
   try {
-    await step(`influxdb: set up org "${org}", bucket "${bucket}", DBRP ${bucket}/autogen`, async () => {
-      await api(running, 'POST', '/api/v2/setup', {
-        username: 'cdnkit',
-        password: 'cdnkit-test-password',
-        org,
-        bucket,
-        token,
-        retentionPeriodSeconds: 0,
-      }, { noAuth: true });
-      await ensureDbrp(running);
+    child = await step(`influxdb: start influxd on ${url} (data in ${data})`, async () => {
+      const logFd = openSync(logPath, 'a');
+      // Only our flags: no INFLUXD_* from the environment, no config file from the working directory.
+      const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('INFLUXD_')));
+      env.INFLUXD_CONFIG_PATH = data;
+      const proc = spawn(
+        bin,
+        [
+          '--bolt-path', join(data, 'influxd.bolt'),
+          '--engine-path', join(data, 'engine'),
+          '--sqlite-path', join(data, 'influxd.sqlite'),
+          '--http-bind-address', `127.0.0.1:${port}`,
+          '--reporting-disabled',
+          '--ui-disabled',
+          '--log-level', 'info',
+        ],
+        { cwd: data, env, stdio: ['ignore', logFd, logFd] },
+      );
+      closeSync(logFd);
+      let exited: string | undefined;
+      proc.on('exit', (code, signal) => (exited = `influxd exited with ${code ?? signal}`));
+      proc.on('error', (err) => (exited = `influxd could not be started: ${err.message}`));
+      child = proc;
+      const deadline = Date.now() + 60_000;
+      while (!(await healthy(url))) {
+        if (exited) throw new Error(`${exited}\n${tailOf(logPath)}`);
+        if (Date.now() > deadline) throw new Error(`no healthy /health within 60 s\n${tailOf(logPath)}`);
+        await sleep(200);
+      }
+      return proc;
     });
+    const running: RunningInflux = { name: 'influxdb', url, started: true, ...id, stop };
+    await step(`influxdb: set up org "${id.org}", bucket "${id.bucket}", DBRP ${id.bucket}/autogen`, () => onboard(running));
+    return running;
   } catch (error) {
-    await running.stop();
+    await stop().catch(() => {});
     throw error;
   }
-  return running;
+}
+
+/** First-time set-up (POST /api/v2/setup) with our org, bucket and operator token, then the DBRP. */
+async function onboard(s: RunningInflux): Promise<void> {
+  await api(
+    s,
+    'POST',
+    '/api/v2/setup',
+    { username: 'cdnkit', password: 'cdnkit-test-password', org: s.org, bucket: s.bucket, token: s.token, retentionPeriodSeconds: 0 },
+    { noAuth: true },
+  );
+  await ensureDbrp(s);
 }
 
 /**
@@ -409,34 +506,35 @@ async function healthy(url: string): Promise<boolean> {
   }
 }
 
-async function stopProcess(child: ChildProcess, data: string): Promise<void> {
-  if (child.exitCode === null && child.signalCode === null) {
-    const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
-    const timedOut = await Promise.race([gone.then(() => false), sleep(15_000).then(() => true)]);
-    if (timedOut) {
-      child.kill('SIGKILL');
-      await gone;
-    }
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timedOut = await Promise.race([gone.then(() => false), sleep(15_000).then(() => true)]);
+  if (timedOut) {
+    child.kill('SIGKILL');
+    await gone;
   }
-  if (!process.env.CDNKIT_KEEP_DATA) rmSync(data, { recursive: true, force: true });
+}
+
+function portInUse(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host });
+    socket.setTimeout(1_000);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }
 
 function tailOf(path: string): string {
   return existsSync(path) ? readFileSync(path, 'utf8').split('\n').slice(-30).join('\n') : '';
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function sleep(ms: number): Promise<void> {

@@ -75,7 +75,7 @@ export function startKafka(options: KafkaOptions = {}): Promise<RunningKafka> {
   const key = brokers.join(',');
   let handle = handles.get(key);
   if (!handle) {
-    handle = obtain(brokers);
+    handle = obtain(brokers, () => handles.delete(key));
     handles.set(key, handle);
     handle.catch(() => handles.delete(key));
   }
@@ -86,7 +86,7 @@ export function startKafka(options: KafkaOptions = {}): Promise<RunningKafka> {
   });
 }
 
-async function obtain(brokers: string[]): Promise<RunningKafka> {
+async function obtain(brokers: string[], forget: () => void): Promise<RunningKafka> {
   const url = brokers.join(',');
   if (await kafkaAnswers(brokers)) return reused(brokers);
   const [host, portText] = splitHostPort(brokers[0]!);
@@ -102,7 +102,7 @@ async function obtain(brokers: string[]): Promise<RunningKafka> {
       throw new HarnessError(`kafka: start on port ${port}`, new Error(`port ${port} is in use by something that is not a Kafka broker`));
     }
     const libs = await installKafka();
-    return await launch(libs, port);
+    return await launch(libs, port, forget);
   } finally {
     release();
   }
@@ -194,9 +194,10 @@ ${dep('org.apache.logging.log4j', 'log4j-slf4j-impl', LOG4J_VERSION)}
 // ---------------------------------------------------------------------------------------------------------
 // Run: KRaft combined node.
 
-async function launch(libs: string, port: number): Promise<RunningKafka> {
+async function launch(libs: string, port: number, forget: () => void): Promise<RunningKafka> {
   const java = javaCommand();
   const classpath = join(libs, '*');
+  sweepStale('cdnkit-kafka-');
   const dir = mkdtempSync(join(tmpdir(), 'cdnkit-kafka-'));
   const dataDir = join(dir, 'data');
   const propsFile = join(dir, 'server.properties');
@@ -236,13 +237,12 @@ async function launch(libs: string, port: number): Promise<RunningKafka> {
     step(`kafka ${KAFKA_VERSION}: start broker on 127.0.0.1:${port}`, async () => {
       const out = openSync(logFile, 'a');
       try {
-        child = spawn(java, [...jvmFlags, '-cp', classpath, 'kafka.Kafka', propsFile], {
-          cwd: dir,
-          stdio: ['ignore', out, out],
-        });
+        const [command, args] = dieWithParent(java, [...jvmFlags, '-cp', classpath, 'kafka.Kafka', propsFile]);
+        child = spawn(command, args, { cwd: dir, stdio: ['ignore', out, out] });
       } finally {
         closeSync(out);
       }
+      writeFileSync(join(dir, 'owner.pids'), `${process.pid} ${child.pid ?? ''}\n`);
       killOnExit(child);
       const exited = exitOf(child);
       const deadline = Date.now() + Number(process.env.CDNKIT_KAFKA_START_TIMEOUT_MS ?? 180_000);
@@ -292,6 +292,7 @@ async function launch(libs: string, port: number): Promise<RunningKafka> {
     stop: async () => {
       if (stopped) return;
       stopped = true;
+      forget(); // a later startKafka() for this address starts afresh
       await step('kafka: stop broker', halt);
       rmSync(dir, { recursive: true, force: true });
     },
@@ -475,6 +476,30 @@ async function stopProcess(child: ChildProcess, name: string, graceMs: number): 
   progress(`${name}: no exit ${graceMs / 1000} s after SIGTERM, sending SIGKILL`);
   child.kill('SIGKILL');
   await exited;
+}
+
+let setprivWorks: boolean | undefined;
+/**
+ * Wraps a command so the kernel sends it SIGTERM when this Node process dies (setpriv --pdeathsig), so a
+ * crashed or killed test run never leaves a JVM behind. Without util-linux's setpriv, runs it as is.
+ */
+function dieWithParent(command: string, args: string[]): [string, string[]] {
+  setprivWorks ??= spawnSync('setpriv', ['--pdeathsig', 'TERM', 'true'], { stdio: 'ignore' }).status === 0;
+  return setprivWorks ? ['setpriv', ['--pdeathsig', 'TERM', command, ...args]] : [command, args];
+}
+
+/** Removes temp dirs of earlier runs whose Node process and server are both gone (e.g. after a crash). */
+function sweepStale(prefix: string): void {
+  try {
+    for (const entry of readdirSync(tmpdir())) {
+      if (!entry.startsWith(prefix)) continue;
+      const dir = join(tmpdir(), entry);
+      const owners = readFileSafe(join(dir, 'owner.pids')).split(/\s+/).filter(Boolean).map(Number);
+      if (owners.length > 0 && owners.every((pid) => !alive(pid))) rmSync(dir, { recursive: true, force: true });
+    }
+  } catch {
+    // best effort
+  }
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,0 +1,59 @@
+// The consul-template file must render, for each log type, to exactly the plain Logstash pipeline
+// of that type: consul-template itself renders it here. (Logstash has no package on the registries
+// this project can reach; it runs in the compose stack.)
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, inject, it } from 'vitest';
+import { LOG_TYPE_ENV, logstashConsulTemplate, logstashPipeline, type LogType } from '../../generators/logstash.js';
+import { referenceKit } from './support/config.js';
+
+const run = promisify(execFile);
+
+async function renderWithConsulTemplate(template: string, logType: string): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'cdnkit-ctmpl-'));
+  const input = join(dir, 'receiver.conf.ctmpl');
+  const output = join(dir, 'receiver.conf');
+  writeFileSync(input, template);
+  // -once: render and exit. The template reads only the environment, so no Consul is contacted.
+  await run(inject('tools').consulTemplate, ['-once', '-template', `${input}:${output}`], {
+    env: { ...process.env, [LOG_TYPE_ENV]: logType },
+    timeout: 30_000,
+  });
+  return readFileSync(output, 'utf8');
+}
+
+describe('Logstash receivers', () => {
+  const configs = {
+    reference: referenceKit(),
+    custom: referenceKit({
+      receivers: { host: '10.1.2.3', logsPort: 6514, metricsPort: 6515 },
+      kafka: { brokers: ['k1:9092', 'k2:9092'], topics: { logs: { name: 'edge.errors' }, metrics: { name: 'edge.metrics' } }, producer: { acks: '1', compression: 'zstd' } },
+    }),
+  };
+
+  for (const [name, config] of Object.entries(configs)) {
+    for (const logType of ['logs', 'metrics'] as LogType[]) {
+      it(`consul-template renders the ${name} template with ${LOG_TYPE_ENV}=${logType} to the plain ${logType} pipeline`, async () => {
+        const rendered = await renderWithConsulTemplate(logstashConsulTemplate(config), logType);
+        expect(rendered).toBe(logstashPipeline(config, logType));
+      });
+    }
+  }
+
+  it('the plain pipelines route each type to its own topic and port', () => {
+    const config = configs.custom;
+    const logs = logstashPipeline(config, 'logs');
+    const metrics = logstashPipeline(config, 'metrics');
+    expect(logs).toContain('topic_id => "edge.errors"');
+    expect(logs).toContain('port => 6514');
+    expect(logs).toContain('codec => json');
+    expect(metrics).toContain('topic_id => "edge.metrics"');
+    expect(metrics).toContain('port => 6515');
+    expect(metrics).toContain('format => "%{message}"');
+    expect(metrics).toContain('bootstrap_servers => "k1:9092,k2:9092"');
+    expect(metrics).toContain('compression_type => "zstd"');
+  });
+});

@@ -1,0 +1,114 @@
+// The generated rsyslog receiver, run by the real rsyslogd: it must pass rsyslogd's own config
+// check, and, live, forward each line it receives on a port to that port's Kafka topic unchanged.
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { rsyslogConfig } from '../../generators/rsyslog.js';
+import { referenceKit } from './support/config.js';
+import { freshTopics, readTopic } from './support/kafka.js';
+
+const run = promisify(execFile);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function writeConfig(text: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'cdnkit-rsyslog-')), 'cdnkit.conf');
+  writeFileSync(file, text);
+  return file;
+}
+
+async function checkConfig(file: string): Promise<{ ok: boolean; output: string }> {
+  try {
+    const { stdout, stderr } = await run(inject('tools').rsyslogd, ['-N1', '-f', file], { timeout: 30_000 });
+    return { ok: true, output: stdout + stderr };
+  } catch (error) {
+    const e = error as { stdout?: string; stderr?: string };
+    return { ok: false, output: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+  }
+}
+
+describe('rsyslog receiver', () => {
+  it('rsyslogd -N1 accepts the generated config', async () => {
+    const result = await checkConfig(writeConfig(rsyslogConfig(referenceKit())));
+    expect(result.output).toContain('End of config validation run');
+    expect(result.ok, result.output).toBe(true);
+  });
+
+  it('rsyslogd -N1 really checks: a config with a misspelt omkafka parameter is refused', async () => {
+    const broken = rsyslogConfig(referenceKit()).replace('partitions.auto="on"', 'partitions.automatic="on"');
+    const result = await checkConfig(writeConfig(broken));
+    expect(result.ok).toBe(false);
+    expect(result.output).toMatch(/partitions\.automatic/);
+  });
+
+  describe('live, into the real Kafka', () => {
+    const stops: Array<() => void> = [];
+    afterAll(() => stops.forEach((stop) => stop()));
+
+    it('forwards every line from each port to its topic byte for byte, with or without a syslog header', async () => {
+      const topics = await freshTopics(['logs', 'metrics'] as const);
+      const [logsPort, metricsPort] = [await freePort(), await freePort()];
+      const config = referenceKit({
+        receivers: { host: '127.0.0.1', logsPort, metricsPort },
+        kafka: { brokers: inject('services').kafka.brokers, topics: { logs: { name: topics.logs }, metrics: { name: topics.metrics } }, producer: { lingerMs: 10 } },
+      });
+      const dir = mkdtempSync(join(tmpdir(), 'cdnkit-rsyslogd-'));
+      const file = join(dir, 'cdnkit.conf');
+      writeFileSync(file, rsyslogConfig(config));
+      const daemon = spawn(inject('tools').rsyslogd, ['-n', '-f', file, '-i', join(dir, 'rsyslogd.pid')], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let daemonOutput = '';
+      daemon.stdout.on('data', (d) => (daemonOutput += d));
+      daemon.stderr.on('data', (d) => (daemonOutput += d));
+      stops.push(() => daemon.kill('SIGTERM'));
+      await waitForPort(metricsPort, () => daemonOutput);
+
+      const json = '{"api_name":"orders \\"v2\\"","resp_status":503,"note":"ünïcödé, tab\\t"}';
+      const ilp = 'cdnmetrics,product=api,api_name=orders_v2 elapsed_time=12i,time_to_first_byte=0.004 1522670899146991000';
+      const classic = `<134>1 2026-11-21T03:44:11Z cache-mdw1 fastly - - - ${ilp}`;
+      await sendLines(logsPort, [json]);
+      await sendLines(metricsPort, [ilp, classic]);
+
+      expect(await readTopic(topics.logs, 1)).toEqual([json]);
+      expect((await readTopic(topics.metrics, 2)).sort()).toEqual([ilp, classic].sort());
+    });
+  });
+});
+
+async function waitForPort(port: number, log: () => string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => (socket.destroy(), resolve(true)));
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`rsyslogd did not listen on ${port} within ${timeoutMs} ms; its output:\n${log()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Newline-framed syslog over TCP, as Fastly and varnishncsa shippers send it. */
+async function sendLines(port: number, lines: string[]): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.end(lines.map((l) => `${l}\n`).join(''), () => resolve());
+    });
+    socket.once('error', reject);
+  });
+}
