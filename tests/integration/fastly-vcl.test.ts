@@ -1,53 +1,23 @@
 // The generated Fastly vcl_log snippet, run by falco: it must lint clean inside a service, and in
 // falco's simulator every request — whatever its headers hold — must log one line of JSON (errors
 // only) and one line-protocol point that parse back to the values sent.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FASTLY_JSON_VALUE_MAX, FASTLY_TAG_VALUE_MAX, fastlyLogSnippet } from '../../generators/fastly-vcl.js';
+import { FASTLY_JSON_VALUE_MAX, FASTLY_TAG_VALUE_MAX } from '../../generators/fastly-vcl.js';
 import { fieldViews, logKeyOf } from '../../src/config/model.js';
 import { normaliseTagValue, parseLine } from '../../src/ilp/line-protocol.js';
 import { referenceKit } from './support/config.js';
-import { falcoLint, startSimulator, type Simulator } from './support/falco.js';
+import { falcoLint } from './support/falco.js';
+import { FALCO_SERVICE_ID, hostileHeaders, requestHeaderFields, serviceVcl, startFastlyEdge, type FastlyEdge } from './support/fastly-edge.js';
 import { HOSTILE_VALUES, type HostileValue } from './support/hostile.js';
-import { startOrigin, type Origin } from './support/origin.js';
 
 const config = referenceKit();
 const views = fieldViews(config);
-/** falco's stand-in for req.service_id. */
-const SERVICE_ID = 'falco-virtual-service-id';
-const LOGS_PREFIX = `syslog ${SERVICE_ID} ${config.cdn.fastly.logsEndpoint} :: `;
-const METRICS_PREFIX = `syslog ${SERVICE_ID} ${config.cdn.fastly.metricsEndpoint} :: `;
-
-/** The reference fields read from request headers: the hostile value goes into every one of them. */
-const HEADER_FIELDS = config.fields.filter((f) => /^req\.http\./.test(f.fastly ?? ''));
-const headerOf = (fastly: string) => fastly.replace(/^req\.http\./, '');
-
-function serviceVcl(originPort: number): string {
-  const template = readFileSync(fileURLToPath(new URL('./support/fastly-service.vcl', import.meta.url)), 'utf8');
-  const decode = HEADER_FIELDS.map((f) => {
-    const header = headerOf(f.fastly!);
-    return `  if (req.http.X-Enc-${header}) { set req.http.${header} = urldecode(req.http.X-Enc-${header}); }`;
-  }).join('\n');
-  return template
-    .replace('__ORIGIN_PORT__', String(originPort))
-    .replace('__DECODE__', decode)
-    .replace('__SNIPPET__', fastlyLogSnippet(config));
-}
-
-function requestHeaders(hostile: HostileValue): Record<string, string> {
-  const headers: Record<string, string> = {};
-  if (hostile.value === undefined) return headers;
-  for (const field of HEADER_FIELDS) {
-    const header = headerOf(field.fastly!);
-    if (hostile.needsEncoding) headers[`X-Enc-${header}`] = encodeURIComponent(hostile.value);
-    // Node writes header strings as latin1; this sends the value's UTF-8 bytes unchanged.
-    else headers[header] = Buffer.from(hostile.value, 'utf8').toString('latin1');
-  }
-  return headers;
-}
+const LOGS_PREFIX = `syslog ${FALCO_SERVICE_ID} ${config.cdn.fastly.logsEndpoint} :: `;
+const METRICS_PREFIX = `syslog ${FALCO_SERVICE_ID} ${config.cdn.fastly.metricsEndpoint} :: `;
+const HEADER_FIELDS = requestHeaderFields(config);
 
 /** What reaches VCL: Fastly keeps a header set from VCL only up to the first line feed. */
 function arrived(hostile: HostileValue): string | undefined {
@@ -67,23 +37,17 @@ function expectedTag(value: string | undefined): string {
 }
 
 describe('Fastly vcl_log snippet', () => {
-  let dir: string;
-  let origin: Origin;
-  let simulator: Simulator;
+  let edge: FastlyEdge;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'cdnkit-fastly-'));
-    origin = await startOrigin();
-    writeFileSync(join(dir, 'main.vcl'), serviceVcl(origin.port));
-    simulator = await startSimulator(join(dir, 'main.vcl'));
+    edge = await startFastlyEdge(config);
   });
   afterAll(async () => {
-    simulator?.stop();
-    await origin?.close();
+    await edge?.stop();
   });
 
   it('falco lint accepts it with no errors and no warnings', async () => {
-    const report = await falcoLint(join(dir, 'main.vcl'));
+    const report = await falcoLint(edge.vclFile);
     expect(report.messages).toEqual([]);
     expect(report.errors).toBe(0);
     expect(report.warnings).toBe(0);
@@ -93,8 +57,8 @@ describe('Fastly vcl_log snippet', () => {
     const broken = referenceKit({
       fields: config.fields.map((f) => (f.name === 'elapsed_time' ? { ...f, fastly: 'time.elapsed.msec' } : f)),
     });
-    const file = join(dir, 'broken.vcl');
-    writeFileSync(file, serviceVcl(origin.port).replace(fastlyLogSnippet(config), fastlyLogSnippet(broken)));
+    const file = join(mkdtempSync(join(tmpdir(), 'cdnkit-fastly-broken-')), 'main.vcl');
+    writeFileSync(file, serviceVcl(broken, 8080));
     const report = await falcoLint(file);
     expect(report.errors).toBeGreaterThan(0);
     expect(report.messages.join('\n')).toMatch(/INTEGER/);
@@ -104,7 +68,7 @@ describe('Fastly vcl_log snippet', () => {
     for (const status of [503, 200]) {
       it(`logs correct lines for a ${status} with ${hostile.name} in every header field`, async () => {
         const sentAt = Date.now();
-        const { status: answered, logs } = await simulator.send(`/status/${status}`, requestHeaders(hostile));
+        const { status: answered, logs } = await edge.send(`/status/${status}`, hostileHeaders(config, hostile));
         expect(answered).toBe(status);
         const value = arrived(hostile);
 
