@@ -26,6 +26,8 @@ export interface RunningBridge {
   /** Where /metrics, /healthz and /readyz answer. */
   address: string;
   stop(): Promise<void>;
+  /** Settles when the bridge cannot go on (its consumer crashed for good): exit, and let a supervisor restart it. */
+  readonly failed: Promise<Error>;
 }
 
 function env(name: string): string | undefined {
@@ -97,5 +99,5 @@ export async function startBridge(kind: BridgeKind, config: KitConfig): Promise<
       await new Promise<void>((resolve) => server.close(() => resolve()));
       log.info('stopped');
     })());
-  return { address: where, stop };
+  return { address: where, stop, failed: runner.crashed };
 }

@@ -34,6 +34,8 @@ export interface Runner {
   stop(): Promise<void>;
   /** Joined the group and not crashed. */
   isConsuming(): boolean;
+  /** Settles with the error when the consumer crashed for good (kafkajs will not restart it). */
+  readonly crashed: Promise<Error>;
 }
 
 const FIRST_RETRY_DELAY_MS = 200;
@@ -60,6 +62,8 @@ export function createRunner(options: RunnerOptions): Runner {
   const producer: Producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
   let consuming = false;
   let stopping = false;
+  let reportCrash: (error: Error) => void = () => undefined;
+  const crashed = new Promise<Error>((resolve) => (reportCrash = resolve));
 
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     consuming = true;
@@ -68,6 +72,7 @@ export function createRunner(options: RunnerOptions): Runner {
   consumer.on(consumer.events.CRASH, (e) => {
     consuming = false;
     log.error({ error: e.payload.error?.message, restart: e.payload.restart }, 'consumer crashed');
+    if (!e.payload.restart && !stopping) reportCrash(e.payload.error ?? new Error('the Kafka consumer crashed'));
   });
   consumer.on(consumer.events.DISCONNECT, () => {
     consuming = false;
@@ -163,5 +168,6 @@ export function createRunner(options: RunnerOptions): Runner {
       consuming = false;
     },
     isConsuming: () => consuming,
+    crashed,
   };
 }

@@ -84,6 +84,11 @@ export function configJsonSchema(): object {
 export async function bridgeCommand(kind: BridgeKind, options: ConfigOptions): Promise<void> {
   const { config } = loadOrExit(options);
   const bridge = await startBridge(kind, config);
+  void bridge.failed.then(async (error) => {
+    process.stderr.write(`cdnkit bridge ${kind}: cannot go on (${error.message}); exiting so a supervisor restarts it\n`);
+    await bridge.stop().catch(() => undefined);
+    process.exit(1);
+  });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       bridge.stop().then(

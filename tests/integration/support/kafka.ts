@@ -23,10 +23,18 @@ export async function freshTopics<const T extends string>(roles: readonly T[], p
   return names;
 }
 
-/** Reads a topic from the beginning until `count` messages arrived or `timeoutMs` passed. */
-export async function readTopic(topic: string, count: number, timeoutMs = 30_000): Promise<string[]> {
-  const consumer = testKafka().consumer({ groupId: `test-reader-${randomUUID()}` });
-  const values: string[] = [];
+export interface ReadMessage {
+  value: string;
+  headers: Record<string, string>;
+}
+
+/**
+ * Reads a topic from the beginning until `count` messages arrived (or `timeoutMs` passed), then
+ * for `graceMs` more, so a test asserting an exact count also sees any message too many.
+ */
+export async function readMessages(topic: string, count: number, timeoutMs = 30_000, graceMs = 1000): Promise<ReadMessage[]> {
+  const consumer = testKafka().consumer({ groupId: `test-reader-${randomUUID()}`, maxWaitTimeInMs: 250 });
+  const messages: ReadMessage[] = [];
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
@@ -34,10 +42,11 @@ export async function readTopic(topic: string, count: number, timeoutMs = 30_000
       const timer = setTimeout(resolve, timeoutMs);
       void consumer.run({
         eachMessage: async ({ message }) => {
-          values.push(message.value?.toString('utf8') ?? '');
-          if (values.length >= count) {
+          const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]));
+          messages.push({ value: message.value?.toString('utf8') ?? '', headers });
+          if (messages.length === count) {
             clearTimeout(timer);
-            resolve();
+            setTimeout(resolve, graceMs);
           }
         },
       });
@@ -45,5 +54,22 @@ export async function readTopic(topic: string, count: number, timeoutMs = 30_000
   } finally {
     await consumer.disconnect();
   }
-  return values;
+  return messages;
+}
+
+export async function readTopic(topic: string, count: number, timeoutMs = 30_000): Promise<string[]> {
+  return (await readMessages(topic, count, timeoutMs, 0)).map((m) => m.value);
+}
+
+/** Produces lines (acks from all replicas), in chunks so a large stream is not one huge request. */
+export async function produceLines(topic: string, lines: string[], chunk = 1000): Promise<void> {
+  const producer = testKafka().producer();
+  await producer.connect();
+  try {
+    for (let i = 0; i < lines.length; i += chunk) {
+      await producer.send({ topic, acks: -1, messages: lines.slice(i, i + chunk).map((value) => ({ value })) });
+    }
+  } finally {
+    await producer.disconnect();
+  }
 }

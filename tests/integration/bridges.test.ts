@@ -1,0 +1,275 @@
+// The bridges, run as `cdnkit bridge metrics|logs` processes against the real Kafka, InfluxDB and
+// Elasticsearch: every valid line lands exactly once, every bad one is dead-lettered with its
+// reason, and neither a kill -9, a sink outage nor a lost group member changes the counts.
+import { randomUUID } from 'node:crypto';
+import { Client } from '@elastic/elasticsearch';
+import { InfluxDB } from '@influxdata/influxdb-client';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { indexTemplate } from '../../generators/elasticsearch.js';
+import { DEAD_LETTER_HEADERS } from '../../src/bridge/dead-letter.js';
+import type { KitConfigInput } from '../../src/config/schema.js';
+import { parseLine } from '../../src/ilp/line-protocol.js';
+import { unwrapLine } from '../../src/ingest/unwrap.js';
+import { createBucket, startInfluxDB, type RunningInflux } from '../harness/services/influxdb.js';
+import { eventually, startBridgeProcess, writeKitConfig, type BridgeProcess } from './support/bridge-process.js';
+import { referenceKit } from './support/config.js';
+import { fastlyTraffic, trafficPlan, varnishTraffic, type EdgeLines } from './support/edge-traffic.js';
+import { freshTopics, produceLines, readMessages } from './support/kafka.js';
+import { startTcpProxy } from './support/tcp-proxy.js';
+
+const run = randomUUID().slice(0, 8);
+const es = () => new Client({ node: inject('services').elasticsearch.url });
+let influx: RunningInflux;
+const running: BridgeProcess[] = [];
+const prefixes: string[] = [];
+
+beforeAll(async () => {
+  influx = await startInfluxDB();
+});
+afterAll(async () => {
+  await Promise.all(running.map((b) => b.kill9()));
+  for (const prefix of prefixes) {
+    await es().indices.delete({ index: `${prefix}-*`, ignore_unavailable: true });
+    await es().indices.deleteIndexTemplate({ name: prefix }).catch(() => undefined);
+  }
+});
+
+interface Stack {
+  topics: { logs: string; metrics: string; dead: string };
+  bucket: string;
+  indexPrefix: string;
+  configFile: string;
+  env: Record<string, string>;
+  start(kind: 'metrics' | 'logs'): Promise<BridgeProcess>;
+  points(): Promise<number>;
+  documents(): Promise<number>;
+}
+
+/** Fresh topics, bucket, index template and kit config for one test; sinks may sit behind proxies. */
+async function stack(name: string, sinks: { influxUrl?: string; elasticsearchUrl?: string } = {}): Promise<Stack> {
+  const topics = await freshTopics(['logs', 'metrics', 'dead'] as const, 3);
+  const bucket = `bridge-${name}-${run}`;
+  await createBucket(influx, bucket);
+  const indexPrefix = `bridge-${name}-${run}`;
+  prefixes.push(indexPrefix);
+  const overrides: Partial<KitConfigInput> = {
+    kafka: {
+      brokers: inject('services').kafka.brokers,
+      topics: { logs: { name: topics.logs }, metrics: { name: topics.metrics }, deadLetter: { name: topics.dead } },
+    },
+    sinks: {
+      influxdb: { url: sinks.influxUrl ?? influx.url, org: influx.org, bucket },
+      elasticsearch: { url: sinks.elasticsearchUrl ?? inject('services').elasticsearch.url, indexPrefix },
+    },
+    bridges: {
+      metrics: { groupId: `metrics-${name}-${run}`, maxRetryDelayMs: 2000 },
+      logs: { groupId: `logs-${name}-${run}`, maxRetryDelayMs: 2000 },
+    },
+  };
+  await es().indices.putIndexTemplate({ name: indexPrefix, ...(indexTemplate(referenceKit(overrides)) as object) });
+  const configFile = writeKitConfig(overrides);
+  const env = { CDNKIT_INFLUX_TOKEN: influx.token };
+  return {
+    topics,
+    bucket,
+    indexPrefix,
+    configFile,
+    env,
+    async start(kind) {
+      const bridge = await startBridgeProcess(kind, configFile, env);
+      running.push(bridge);
+      await bridge.waitReady();
+      return bridge;
+    },
+    points: () => countPoints(bucket),
+    async documents() {
+      await es().indices.refresh({ index: `${indexPrefix}-*`, ignore_unavailable: true, allow_no_indices: true });
+      return (await es().count({ index: `${indexPrefix}-*`, ignore_unavailable: true, allow_no_indices: true })).count;
+    },
+  };
+}
+
+async function influxQl(bucket: string, q: string): Promise<{ columns: string[]; values: unknown[][] } | undefined> {
+  const url = new URL('/query', influx.url);
+  url.search = new URLSearchParams({ db: bucket, q, epoch: 'ns' }).toString();
+  const body = (await (await fetch(url, { headers: { Authorization: `Token ${influx.token}` } })).json()) as {
+    results: { series?: { columns: string[]; values: unknown[][] }[] }[];
+  };
+  return body.results[0]?.series?.[0];
+}
+
+async function countPoints(bucket: string): Promise<number> {
+  const series = await influxQl(bucket, 'SELECT count(elapsed_time) FROM cdnmetrics');
+  return Number(series?.values[0]?.[1] ?? 0);
+}
+
+/** Distinct synthetic points from a template line: the same tags, a timestamp each. */
+function manyPoints(template: string, count: number, offset = 0): string[] {
+  const line = unwrapLine(template).payload;
+  const head = line.slice(0, line.lastIndexOf(' '));
+  const base = 1_700_000_000_000_000_000n;
+  return Array.from({ length: count }, (_, i) => `${head} ${base + BigInt((offset + i) * 1000)}`);
+}
+
+/** Distinct synthetic error logs: the reference JSON with a unique URL each. */
+function manyLogs(template: string, count: number, offset = 0): string[] {
+  const doc = JSON.parse(unwrapLine(template).payload) as Record<string, unknown>;
+  return Array.from({ length: count }, (_, i) => JSON.stringify({ ...doc, request_url: `/items/${offset + i}` }));
+}
+
+describe('bridges, end to end', () => {
+  const config = referenceKit();
+  const plan = trafficPlan();
+  let edges: EdgeLines[];
+
+  beforeAll(async () => {
+    edges = [await fastlyTraffic(config, plan), await varnishTraffic(config, plan)];
+  }, 180_000);
+
+  it('write exactly the valid lines of both edges, and dead-letter exactly the malformed ones with their reasons', async () => {
+    const s = await stack('exact');
+    const ilp = edges.flatMap((e) => e.ilp);
+    const json = edges.flatMap((e) => e.json);
+    // Receivers pass lines on untouched, so some arrive behind a syslog header (Fastly "Classic").
+    const wrapped = ilp.map((l, i) => (i % 3 === 1 ? `<134>2026-11-21T03:44:11Z cache-mdw1 cdn-metrics[42]: ${l}` : i % 3 === 2 ? `<134>1 2026-11-21T03:44:11Z edge app - - - ${l}` : l));
+    const badMetrics = ['cdnmetrics,pop= elapsed_time=1i 1', 'not line protocol at all', 'cdnmetrics elapsed_time=12x 1', json[0]!];
+    const badLogs = ['{"product":"api", "truncated', '[1,2,3]', 'plain text', ilp[0]!];
+    await produceLines(s.topics.metrics, shuffle([...wrapped, ...badMetrics]));
+    await produceLines(s.topics.logs, shuffle([...json, ...badLogs]));
+
+    await s.start('metrics');
+    await s.start('logs');
+    await eventually('every valid point in InfluxDB', async () => (await s.points()) >= ilp.length);
+    await eventually('every valid document in Elasticsearch', async () => (await s.documents()) >= json.length);
+
+    const dead = await readMessages(s.topics.dead, badMetrics.length + badLogs.length);
+    expect(dead.map((m) => m.value).sort()).toEqual([...badMetrics, ...badLogs].sort());
+    for (const message of dead) {
+      expect(message.headers[DEAD_LETTER_HEADERS.reason]).toMatch(/^invalid (line protocol|JSON): ./);
+      expect([s.topics.metrics, s.topics.logs]).toContain(message.headers[DEAD_LETTER_HEADERS.topic]);
+    }
+
+    const series = (await influxQl(s.bucket, 'SELECT * FROM cdnmetrics'))!;
+    const rows = series.values.map((v) => JSON.stringify(Object.fromEntries(series.columns.map((c, i) => [c, v[i]]))));
+    expect(rows).toHaveLength(ilp.length);
+    for (const line of ilp) {
+      const point = parseLine(unwrapLine(line).payload);
+      const expected: Record<string, unknown> = { time: Number(point.timestamp), ...point.tags };
+      for (const [k, f] of Object.entries(point.fields)) expected[k] = typeof f.value === 'bigint' ? Number(f.value) : f.value;
+      expect(rows).toContain(JSON.stringify(Object.fromEntries(series.columns.map((c) => [c, expected[c] ?? null]))));
+    }
+    expect(await s.documents()).toBe(json.length);
+  });
+
+  it('lose nothing and duplicate nothing when both bridges are killed with SIGKILL mid-stream and restarted', async () => {
+    const s = await stack('kill');
+    const total = 20_000;
+    const points = manyPoints(edges[0]!.ilp[0]!, total);
+    const logs = manyLogs(edges[0]!.json[0]!, total);
+    await Promise.all([produceLines(s.topics.metrics, points), produceLines(s.topics.logs, logs)]);
+
+    const first = [await s.start('metrics'), await s.start('logs')];
+    await eventually('both bridges a quarter through', async () => (await first[0]!.metric('cdnkit_bridge_written_lines_total')) > total / 4 && (await first[1]!.metric('cdnkit_bridge_written_lines_total')) > total / 4);
+    await Promise.all(first.map((b) => b.kill9()));
+    const landedBeforeKill = [await s.points(), await s.documents()];
+    expect(landedBeforeKill[0]).toBeLessThan(total);
+
+    await s.start('metrics');
+    await s.start('logs');
+    await eventually('all points', async () => (await s.points()) >= total, 120_000);
+    await eventually('all documents', async () => (await s.documents()) >= total, 120_000);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(await s.points()).toBe(total);
+    expect(await s.documents()).toBe(total);
+  });
+
+  it('pause while a sink is down for 30 s, with bounded memory, and catch up with nothing lost', async () => {
+    const [influxProxy, esProxy] = [await startTcpProxy(influx.url), await startTcpProxy(inject('services').elasticsearch.url)];
+    const s = await stack('outage', { influxUrl: influxProxy.url, elasticsearchUrl: esProxy.url });
+    const metrics = await s.start('metrics');
+    const logs = await s.start('logs');
+    const template = { ilp: edges[0]!.ilp[0]!, json: edges[0]!.json[0]! };
+
+    await Promise.all([produceLines(s.topics.metrics, manyPoints(template.ilp, 5000)), produceLines(s.topics.logs, manyLogs(template.json, 5000))]);
+    await eventually('the first 5000 written', async () => (await s.points()) >= 5000 && (await s.documents()) >= 5000);
+    const rssBefore = Math.max(metrics.rss(), logs.rss());
+
+    await Promise.all([influxProxy.cut(), esProxy.cut()]);
+    const outageStarted = Date.now();
+    const consumedAtCut = [await metrics.metric('cdnkit_bridge_consumed_lines_total'), await logs.metric('cdnkit_bridge_consumed_lines_total')];
+    const during = 40_000;
+    const producing = Promise.all([
+      produceLines(s.topics.metrics, manyPoints(template.ilp, during, 5000)),
+      produceLines(s.topics.logs, manyLogs(template.json, during, 5000)),
+    ]);
+    let rssPeak = 0;
+    while (Date.now() - outageStarted < 30_000) {
+      rssPeak = Math.max(rssPeak, metrics.rss(), logs.rss());
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await producing;
+    const consumedDuringOutage = [
+      (await metrics.metric('cdnkit_bridge_consumed_lines_total')) - consumedAtCut[0]!,
+      (await logs.metric('cdnkit_bridge_consumed_lines_total')) - consumedAtCut[1]!,
+    ];
+    // Paused, not buffering: at most one batch per partition was taken in while the sink was away.
+    for (const consumed of consumedDuringOutage) expect(consumed).toBeLessThan(3 * 5000 + 1);
+    expect(rssPeak).toBeLessThan(Math.max(rssBefore * 1.5, rssBefore + 64 * 2 ** 20));
+    expect(await fetch(`${metrics.operations}/readyz`).then((r) => r.status)).toBe(503);
+
+    await Promise.all([influxProxy.restore(), esProxy.restore()]);
+    await eventually('the backlog written', async () => (await s.points()) >= 5000 + during && (await s.documents()) >= 5000 + during, 180_000);
+    expect(await s.points()).toBe(5000 + during);
+    expect(await s.documents()).toBe(5000 + during);
+    expect(await metrics.metric('cdnkit_bridge_retried_lines_total')).toBeGreaterThan(0);
+    await Promise.all([influxProxy.close(), esProxy.close()]);
+  });
+
+  it('keep exact counts when one of two instances in a group is killed: the survivor takes its partitions', async () => {
+    const s = await stack('group');
+    const total = 20_000;
+    const a = await s.start('metrics');
+    const b = await s.start('metrics');
+    const producing = produceLines(s.topics.metrics, manyPoints(edges[1]!.ilp[0]!, total), 500);
+    await eventually('both instances working', async () => (await a.metric('cdnkit_bridge_written_lines_total')) > 0 && (await b.metric('cdnkit_bridge_written_lines_total')) > 0);
+    await a.kill9();
+    await producing;
+    await eventually('all points through the survivor', async () => (await s.points()) >= total, 120_000);
+    expect(await s.points()).toBe(total);
+  });
+
+  it('dead-letter only the line InfluxDB rejects and only the document Elasticsearch cannot map; their batch-mates are written', async () => {
+    const s = await stack('reject');
+    const good = manyPoints(edges[0]!.ilp[0]!, 10);
+    // elapsed_time is an integer field: the same field as a float is a type conflict for InfluxDB.
+    const conflicting = good[4]!.replace(/elapsed_time=(\d+)i/, 'elapsed_time=$1.5').replace(/ (\d+)$/, ' 1600000000000000000');
+    const docs = manyLogs(edges[1]!.json[0]!, 10);
+    const unmappable = JSON.stringify({ ...JSON.parse(docs[0]!), request_url: '/unmappable', resp_status: 'not a number' });
+    // A first point fixes the field's type, as earlier traffic would have.
+    const seed = new InfluxDB({ url: influx.url, token: influx.token }).getWriteApi(influx.org, s.bucket, 'ns', { maxRetries: 0 });
+    seed.writeRecord(good[0]!);
+    await seed.close();
+
+    await produceLines(s.topics.metrics, [...good.slice(0, 5), conflicting, ...good.slice(5)], 100);
+    await produceLines(s.topics.logs, [...docs.slice(0, 5), unmappable, ...docs.slice(5)], 100);
+    await s.start('metrics');
+    await s.start('logs');
+    const dead = await readMessages(s.topics.dead, 2);
+    expect(dead.map((m) => m.value).sort()).toEqual([conflicting, unmappable].sort());
+    const reasons = dead.map((m) => m.headers[DEAD_LETTER_HEADERS.reason]).join('\n');
+    expect(reasons).toMatch(/influxdb rejected the line: .*field type conflict/);
+    expect(reasons).toMatch(/elasticsearch rejected the document: .*(mapper_parsing_exception|document_parsing_exception)/);
+    await eventually('the good lines written', async () => (await s.points()) >= 10 && (await s.documents()) >= 10);
+    expect(await s.points()).toBe(10);
+    expect(await s.documents()).toBe(10);
+  });
+});
+
+function shuffle<T>(items: T[]): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
