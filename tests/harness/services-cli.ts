@@ -6,6 +6,7 @@ import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } 
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheDir } from './cache.js';
+import { alive, sleep } from './process.js';
 import { startServices, type ServiceAddresses } from './services/index.js';
 
 const STATE = join(cacheDir('services'), 'state.json');
@@ -20,15 +21,6 @@ function readState(): State | undefined {
   if (!existsSync(STATE)) return undefined;
   const state = JSON.parse(readFileSync(STATE, 'utf8')) as State;
   return alive(state.pid) ? state : undefined;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function describe({ addresses }: State): string {
@@ -68,7 +60,7 @@ async function up(): Promise<void> {
       return;
     }
     if (!alive(child.pid!)) throw new Error(`the services process exited; see ${LOG}`);
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
   }
 }
 
@@ -93,7 +85,7 @@ async function down(): Promise<void> {
     return;
   }
   process.kill(state.pid, 'SIGTERM');
-  while (alive(state.pid)) await new Promise((r) => setTimeout(r, 200));
+  while (alive(state.pid)) await sleep(200);
   process.stdout.write('Stopped.\n');
 }
 

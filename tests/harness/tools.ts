@@ -17,11 +17,10 @@
 // A missing tool that cannot be obtained fails with a HarnessError naming the step and the tail
 // of the failing command's stderr. Nothing here ever skips a test.
 
-import { spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
 import { basename, delimiter, dirname, join } from 'node:path';
 import { cacheDir } from './cache.js';
+import { isExecutable, mustRun, runCommand, sleep, tailOf, withLock } from './process.js';
 import { HarnessError, progress, step } from './progress.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -55,125 +54,12 @@ export const RSYSLOG_VERSION = '8.2302.0';
 export const RSYSLOG_DEB_VERSION = '8.2302.0-1+deb12u2';
 
 // ---------------------------------------------------------------------------------------------
-// Running commands with visible progress
+// Small helpers
 // ---------------------------------------------------------------------------------------------
-
-export interface RunOptions {
-  cwd?: string;
-  env?: NodeJS.ProcessEnv;
-  /** Print the command's output lines as progress while it runs (long installs). */
-  stream?: boolean;
-  /** Print "still running" when the command has been silent this long (default 15 s). */
-  heartbeatMs?: number;
-  /** Kill the command (SIGKILL) after this long. */
-  timeoutMs?: number;
-  input?: string;
-}
-
-export interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  durationMs: number;
-}
-
-/** Runs a program to completion and captures its output; never throws for a non-zero exit. */
-export function runCommand(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-  const started = Date.now();
-  const shown = [command, ...args].join(' ');
-  return new Promise<RunResult>((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd: options.cwd,
-      env: options.env ?? process.env,
-      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    let lastOutput = Date.now();
-    const pending: Record<'out' | 'err', string> = { out: '', err: '' };
-    const echo = (which: 'out' | 'err', chunk: string): void => {
-      lastOutput = Date.now();
-      if (!options.stream) return;
-      const lines = (pending[which] + chunk).split('\n');
-      pending[which] = lines.pop() ?? '';
-      // apt redraws progress with carriage returns: show only the last state of such a line.
-      for (const raw of lines) {
-        const line = raw.slice(raw.lastIndexOf('\r') + 1);
-        if (line.trim()) progress(`  | ${line}`);
-      }
-    };
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-      echo('out', chunk);
-    });
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-      echo('err', chunk);
-    });
-    if (options.input !== undefined) child.stdin?.end(options.input);
-
-    const heartbeatMs = options.heartbeatMs ?? 15_000;
-    const heartbeat = setInterval(() => {
-      if (Date.now() - lastOutput >= heartbeatMs) {
-        progress(`  ... still running after ${Math.round((Date.now() - started) / 1000)} s: ${shown}`);
-        lastOutput = Date.now();
-      }
-    }, 1000);
-    heartbeat.unref();
-    const killer =
-      options.timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => {
-            stderr += `\n[harness] killed after ${options.timeoutMs} ms`;
-            child.kill('SIGKILL');
-          }, options.timeoutMs);
-
-    child.on('error', (error: NodeJS.ErrnoException) => {
-      clearInterval(heartbeat);
-      if (killer) clearTimeout(killer);
-      reject(
-        error.code === 'ENOENT'
-          ? new Error(`command not found: ${command} (needed for: ${shown})`)
-          : new Error(`could not start ${shown}: ${error.message}`),
-      );
-    });
-    child.on('close', (code, signal) => {
-      clearInterval(heartbeat);
-      if (killer) clearTimeout(killer);
-      for (const which of ['out', 'err'] as const) if (options.stream && pending[which].trim()) progress(`  | ${pending[which]}`);
-      resolve({ code, signal, stdout, stderr, durationMs: Date.now() - started });
-    });
-  });
-}
-
-function tail(text: string, lines = 30): string {
-  return text.trimEnd().split('\n').slice(-lines).join('\n');
-}
-
-/** Runs a program and throws (with the stderr tail) unless it exits 0. */
-export async function mustRun(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-  const result = await runCommand(command, args, options);
-  if (result.code !== 0) {
-    const why = result.signal ? `was killed by ${result.signal}` : `exited with code ${result.code}`;
-    const output = tail(result.stderr) || tail(result.stdout) || '(no output)';
-    throw new Error(`\`${[command, ...args].join(' ')}\` ${why}; output tail:\n${output}`);
-  }
-  return result;
-}
 
 function stripAnsi(text: string): string {
   // eslint-disable-next-line no-control-regex
   return text.replace(/\u001b\[[0-9;]*m/g, '');
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
 }
 
 /** Looks a program up on PATH (plus the sbin folders a non-login PATH may lack). */
@@ -186,7 +72,7 @@ function which(name: string): string | undefined {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Once per process, and once across processes
+// Once per process (once across processes: withLock)
 // ---------------------------------------------------------------------------------------------
 
 const memo = new Map<string, Promise<unknown>>();
@@ -200,70 +86,6 @@ function once<T>(key: string, work: () => Promise<T>): Promise<T> {
     promise.catch(() => memo.delete(key));
   }
   return promise;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * Runs `work` while holding <cache>/locks/<name>.lock (a directory: mkdir is atomic). A lock whose
- * owner process is gone (a killed run) is taken over. Waiters print who they wait for.
- */
-export async function withLock<T>(name: string, work: () => Promise<T>, maxWaitMs = 45 * 60_000): Promise<T> {
-  const lock = join(cacheDir('locks'), `${name}.lock`);
-  const owner = join(lock, 'owner');
-  const started = Date.now();
-  let lastSaid = 0;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      writeFileSync(owner, `${process.pid} ${hostname()} ${new Date().toISOString()}\n`);
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    let holder = '';
-    try {
-      holder = readFileSync(owner, 'utf8').trim();
-    } catch {
-      // The owner file is written right after mkdir; a lock without one that is not brand new is stale.
-      try {
-        if (Date.now() - statSync(lock).mtimeMs > 30_000) rmSync(lock, { recursive: true, force: true });
-      } catch {
-        /* raced with its removal */
-      }
-      await sleep(200);
-      continue;
-    }
-    const [pidText, host] = holder.split(' ');
-    const pid = Number(pidText);
-    if (host === hostname() && Number.isInteger(pid) && !processAlive(pid)) {
-      progress(`lock ${name}: owner pid ${pid} is gone, taking it over`);
-      rmSync(lock, { recursive: true, force: true });
-      continue;
-    }
-    if (Date.now() - started > maxWaitMs) {
-      throw new Error(`timed out after ${Math.round(maxWaitMs / 60_000)} min waiting for lock ${lock} held by ${holder}`);
-    }
-    if (Date.now() - lastSaid > 15_000) {
-      progress(`waiting for lock ${name} (held by pid ${pid}) ...`);
-      lastSaid = Date.now();
-    }
-    await sleep(500);
-  }
-  try {
-    return await work();
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -450,7 +272,7 @@ async function aptGet(args: string[]): Promise<void> {
     if (result.code === 0) return;
     const locked = /Could not get lock|Unable to lock|is another process using it/i.test(result.stderr);
     if (!locked || attempt >= 60) {
-      throw new Error(`\`${[command, ...argv].join(' ')}\` exited with code ${result.code}; output tail:\n${tail(result.stderr || result.stdout)}`);
+      throw new Error(`\`${[command, ...argv].join(' ')}\` exited with code ${result.code}; output tail:\n${tailOf(result.stderr || result.stdout)}`);
     }
     progress(`  apt/dpkg is locked by another process, retrying in 10 s (attempt ${attempt})`);
     await sleep(10_000);
@@ -607,7 +429,7 @@ export function ensureRsyslog(): Promise<Rsyslog> {
 async function printedVersion(bin: string, args: string[], pattern: RegExp): Promise<string> {
   const result = await mustRun(bin, args, { timeoutMs: 20_000 });
   const match = (result.stdout + result.stderr).match(pattern);
-  if (!match?.[1]) throw new Error(`could not find a version in the output of ${basename(bin)} ${args.join(' ')}: ${tail(result.stdout + result.stderr, 3)}`);
+  if (!match?.[1]) throw new Error(`could not find a version in the output of ${basename(bin)} ${args.join(' ')}: ${tailOf(result.stdout + result.stderr, 3)}`);
   return match[1];
 }
 

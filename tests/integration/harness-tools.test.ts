@@ -15,10 +15,10 @@ import {
   ensureFalco,
   ensureRsyslog,
   ensureVarnish,
-  runCommand,
   type Rsyslog,
   type Varnish,
 } from '../harness/tools.js';
+import { runCommand } from '../harness/process.js';
 
 // A cold machine builds two Go programs and installs two apt packages; the globalSetup normally
 // did that already and these calls are the cached fast path.

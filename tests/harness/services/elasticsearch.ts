@@ -24,7 +24,6 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
-  readFileSync,
   readdirSync,
   realpathSync,
   renameSync,
@@ -32,10 +31,10 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { cacheDir } from '../cache.js';
+import { dieWithParent, exitOf, isLocal, killOnExit, portInUse, sleep, stopProcess, sweepStale, tailOfFile, withLock } from '../process.js';
 import { HarnessError, progress, step } from '../progress.js';
 import type { RunningService } from './types.js';
 
@@ -81,18 +80,20 @@ async function obtain(url: string, forget: () => void): Promise<RunningElasticse
   if (protocol !== 'http:' || !isLocal(hostname)) {
     throw new HarnessError(`elasticsearch: reach ${url}`, new Error(`no Elasticsearch answers at ${url} and it is not a local http address we could start one on`));
   }
-  const release = await lock(`elasticsearch-${port}`);
-  try {
-    const again = await nodeVersion(url);
-    if (again) return reused(url, again);
-    if (await portInUse(port)) {
-      throw new HarnessError(`elasticsearch: start on port ${port}`, new Error(`port ${port} is in use by something that is not Elasticsearch`));
-    }
-    const home = await installElasticsearch();
-    return await launch(home, url, port, forget);
-  } finally {
-    release();
-  }
+  return withLock(
+    `elasticsearch-${port}`,
+    async () => {
+      // Another process may have started it while we waited for the lock.
+      const again = await nodeVersion(url);
+      if (again) return reused(url, again);
+      if (await portInUse(port)) {
+        throw new HarnessError(`elasticsearch: start on port ${port}`, new Error(`port ${port} is in use by something that is not Elasticsearch`));
+      }
+      const home = await installElasticsearch();
+      return launch(home, url, port, forget);
+    },
+    { maxWaitMs: 10 * 60_000 },
+  );
 }
 
 function reused(url: string, version: string): RunningElasticsearch {
@@ -395,148 +396,4 @@ function mirror(from: string, to: string, how: 'link' | 'copy'): void {
       }
     }
   }
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Small process helpers (the Kafka module has its own copies; candidates for a shared module).
-
-const children = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function killOnExit(child: ChildProcess): void {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once('exit', () => {
-      for (const c of children) c.kill('SIGKILL');
-    });
-  }
-}
-
-function exitOf(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
-}
-
-/** SIGTERM to the launcher (it shuts the server JVM down cleanly), SIGKILL after the grace period. */
-async function stopProcess(child: ChildProcess, name: string, graceMs: number): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = exitOf(child);
-  child.kill('SIGTERM');
-  if (await Promise.race([exited.then(() => true), sleep(graceMs).then(() => false)])) return;
-  progress(`${name}: no exit ${graceMs / 1000} s after SIGTERM, sending SIGKILL`);
-  const server = childPids(child.pid!);
-  child.kill('SIGKILL');
-  for (const pid of server) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  await exited;
-}
-
-/** Direct children of a process (a JVM forks from any of its threads, so every task is read). */
-function childPids(pid: number): number[] {
-  try {
-    return readdirSync(`/proc/${pid}/task`).flatMap((task) =>
-      readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
-    );
-  } catch {
-    return [];
-  }
-}
-
-let setprivWorks: boolean | undefined;
-/**
- * Wraps a command so the kernel sends it SIGTERM when this Node process dies (setpriv --pdeathsig), so a
- * crashed or killed test run never leaves a JVM behind. Without util-linux's setpriv, runs it as is.
- */
-function dieWithParent(command: string, args: string[]): [string, string[]] {
-  setprivWorks ??= spawnSync('setpriv', ['--pdeathsig', 'TERM', 'true'], { stdio: 'ignore' }).status === 0;
-  return setprivWorks ? ['setpriv', ['--pdeathsig', 'TERM', command, ...args]] : [command, args];
-}
-
-/** Removes temp dirs of earlier runs whose Node process and server are both gone (e.g. after a crash). */
-function sweepStale(prefix: string): void {
-  try {
-    for (const entry of readdirSync(tmpdir())) {
-      if (!entry.startsWith(prefix)) continue;
-      const dir = join(tmpdir(), entry);
-      const owners = readFileSafe(join(dir, 'owner.pids')).split(/\s+/).filter(Boolean).map(Number);
-      if (owners.length > 0 && owners.every((pid) => !alive(pid))) rmSync(dir, { recursive: true, force: true });
-    }
-  } catch {
-    // best effort
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function portInUse(port: number, host = '127.0.0.1'): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ port, host });
-    socket.setTimeout(1_000);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('timeout', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-function isLocal(host: string): boolean {
-  return host === '127.0.0.1' || host === 'localhost' || host === '[::1]';
-}
-
-async function lock(name: string): Promise<() => void> {
-  const file = join(cacheDir('locks'), `${name}.lock`);
-  let waitingSince = 0;
-  for (;;) {
-    try {
-      writeFileSync(file, String(process.pid), { flag: 'wx' });
-      return () => rmSync(file, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = Number(readFileSafe(file));
-      if (!holder || !alive(holder)) {
-        rmSync(file, { force: true });
-        continue;
-      }
-      if (!waitingSince) {
-        waitingSince = Date.now();
-        progress(`${name}: waiting for process ${holder}, which is starting it`);
-      }
-      if (Date.now() - waitingSince > 600_000) throw new Error(`lock ${file} held by process ${holder} for over 10 minutes`);
-      await sleep(500);
-    }
-  }
-}
-
-function readFileSafe(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return '';
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function tailOfFile(file: string, lines = 30): string {
-  return readFileSafe(file).trimEnd().split('\n').slice(-lines).join('\n');
 }

@@ -23,11 +23,11 @@
 // so a server started by an earlier run of this harness is reused as is).
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cacheDir } from '../cache.js';
+import { isExecutable, mustRun, portInUse, readFileSafe, sleep, stopProcess, tailOfFile, withLock } from '../process.js';
 import { HarnessError, progress, step } from '../progress.js';
 import type { RunningService } from './types.js';
 
@@ -65,96 +65,100 @@ export async function obtainInfluxd(): Promise<string> {
   const bin = join(dir, 'influxd');
   if (isExecutable(bin)) return bin;
 
-  return withLock(dir, 'build', async () => {
-    if (isExecutable(bin)) return bin; // another process finished it while we waited
-    await step('influxd: check build tools (go, cargo, cc, pkg-config)', async () => {
-      // The system pkg-config is required too: InfluxData's wrapper looks it up on PATH and exits
-      // without it, even though it answers for flux itself (Debian: apt-get install pkg-config).
-      const tools = [['go', ['version']], ['cargo', ['--version']], ['cc', ['--version']], ['pkg-config', ['--version']]] as const;
-      for (const [tool, args] of tools) {
-        const r = await run(tool, [...args], { quiet: true }).catch((e: Error) => e);
-        if (r instanceof Error) {
-          throw new Error(`${tool} is needed to build influxd from source (${r.message})`);
-        }
+  // One build per machine at a time; waiters have no time limit, as a cold build takes as long as it takes.
+  return withLock(`influxd-${INFLUXD_VERSION}-build`, () => buildInfluxd(dir, bin), { maxWaitMs: Infinity });
+}
+
+async function buildInfluxd(dir: string, bin: string): Promise<string> {
+  if (isExecutable(bin)) return bin; // another process finished it while we waited
+  await step('influxd: check build tools (go, cargo, cc, pkg-config)', async () => {
+    // The system pkg-config is required too: InfluxData's wrapper looks it up on PATH and exits
+    // without it, even though it answers for flux itself (Debian: apt-get install pkg-config).
+    const tools = [['go', ['version']], ['cargo', ['--version']], ['cc', ['--version']], ['pkg-config', ['--version']]] as const;
+    for (const [tool, args] of tools) {
+      const r = await mustRun(tool, [...args]).catch((e: Error) => e);
+      if (r instanceof Error) {
+        throw new Error(`${tool} is needed to build influxd from source (${r.message})`);
       }
-    });
-
-    const tools = join(dir, 'tools');
-    mkdirSync(tools, { recursive: true });
-    const pkgConfig = join(tools, 'pkg-config');
-    if (!isExecutable(pkgConfig)) {
-      await step(`influxd: build github.com/influxdata/pkg-config@${PKG_CONFIG_VERSION}`, () =>
-        run('go', ['install', `github.com/influxdata/pkg-config@${PKG_CONFIG_VERSION}`], {
-          env: { ...process.env, GOBIN: tools },
-        }),
-      );
     }
-
-    const src = await step(`influxd: download github.com/influxdata/influxdb/v2@${INFLUXD_VERSION} (Go module proxy)`, async () => {
-      const out = await run('go', ['mod', 'download', '-json', `github.com/influxdata/influxdb/v2@${INFLUXD_VERSION}`], {
-        quiet: true,
-      });
-      const info = JSON.parse(out) as { Dir?: string; Error?: string };
-      if (!info.Dir) throw new Error(info.Error ?? 'go mod download gave no Dir');
-      return info.Dir;
-    });
-
-    const rust = await step('influxd: pick the Rust toolchain for libflux', rustToolchainEnv);
-
-    // `go install pkg@version` refuses modules whose go.mod has replace directives (influxdb's has
-    // one), so build inside the downloaded (read-only) module, which also uses its exact go.sum.
-    const partial = join(dir, 'influxd.partial');
-    // Where the wrapper copies flux's sources and runs cargo (silently; output only on failure):
-    // watched by the heartbeat.
-    const libfluxDir = await libfluxBuildDir(src);
-    await step(
-      `influxd: build ${INFLUXD_VERSION} with libflux (Go + cargo; first time takes many minutes on 2 cores)`,
-      () =>
-        run(
-          'go',
-          [
-            'build',
-            '-v',
-            '-tags',
-            BUILD_TAGS,
-            '-ldflags',
-            `-s -w -X main.version=${INFLUXD_VERSION.slice(1)} -X main.commit=go-module-proxy`,
-            '-o',
-            partial,
-            './cmd/influxd',
-          ],
-          {
-            cwd: src,
-            heartbeat: 'influxd build',
-            heartbeatNote: () => libfluxState(libfluxDir),
-            env: {
-              ...process.env,
-              PKG_CONFIG: pkgConfig,
-              ...rust,
-              // libflux's crates declare #![deny(warnings)]; today's rustc warns about things
-              // rustc 1.72 did not (dead_code, mismatched_lifetime_syntaxes), which then fail the
-              // build. RUSTFLAGS=--cap-lints=warn is not enough: pkg-config passes --target, and
-              // then RUSTFLAGS skips host artefacts — flux-core is also a build-dependency (of
-              // flux's build.rs). A RUSTC_WRAPPER caps lints for every rustc call instead.
-              RUSTC_WRAPPER: capLintsWrapper(tools),
-            },
-          },
-        ),
-    );
-    await step('influxd: check the built binary', async () => {
-      const v = await run(partial, ['version'], { quiet: true });
-      progress(`influxd: ${v.trim()}`);
-    });
-    renameSync(partial, bin);
-    return bin;
   });
+
+  const tools = join(dir, 'tools');
+  mkdirSync(tools, { recursive: true });
+  const pkgConfig = join(tools, 'pkg-config');
+  if (!isExecutable(pkgConfig)) {
+    await step(`influxd: build github.com/influxdata/pkg-config@${PKG_CONFIG_VERSION}`, () =>
+      mustRun('go', ['install', `github.com/influxdata/pkg-config@${PKG_CONFIG_VERSION}`], {
+        env: { ...process.env, GOBIN: tools },
+        stream: true,
+      }),
+    );
+  }
+
+  const src = await step(`influxd: download github.com/influxdata/influxdb/v2@${INFLUXD_VERSION} (Go module proxy)`, async () => {
+    const { stdout } = await mustRun('go', ['mod', 'download', '-json', `github.com/influxdata/influxdb/v2@${INFLUXD_VERSION}`]);
+    const info = JSON.parse(stdout) as { Dir?: string; Error?: string };
+    if (!info.Dir) throw new Error(info.Error ?? 'go mod download gave no Dir');
+    return info.Dir;
+  });
+
+  const rust = await step('influxd: pick the Rust toolchain for libflux', rustToolchainEnv);
+
+  // `go install pkg@version` refuses modules whose go.mod has replace directives (influxdb's has
+  // one), so build inside the downloaded (read-only) module, which also uses its exact go.sum.
+  const partial = join(dir, 'influxd.partial');
+  // Where the wrapper copies flux's sources and runs cargo (silently; output only on failure):
+  // watched by the heartbeat.
+  const libfluxDir = await libfluxBuildDir(src);
+  await step(
+    `influxd: build ${INFLUXD_VERSION} with libflux (Go + cargo; first time takes many minutes on 2 cores)`,
+    () =>
+      mustRun(
+        'go',
+        [
+          'build',
+          '-v',
+          '-tags',
+          BUILD_TAGS,
+          '-ldflags',
+          `-s -w -X main.version=${INFLUXD_VERSION.slice(1)} -X main.commit=go-module-proxy`,
+          '-o',
+          partial,
+          './cmd/influxd',
+        ],
+        {
+          cwd: src,
+          stream: true,
+          heartbeatMs: 30_000,
+          label: 'influxd build',
+          heartbeatNote: () => libfluxState(libfluxDir),
+          env: {
+            ...process.env,
+            PKG_CONFIG: pkgConfig,
+            ...rust,
+            // libflux's crates declare #![deny(warnings)]; today's rustc warns about things
+            // rustc 1.72 did not (dead_code, mismatched_lifetime_syntaxes), which then fail the
+            // build. RUSTFLAGS=--cap-lints=warn is not enough: pkg-config passes --target, and
+            // then RUSTFLAGS skips host artefacts — flux-core is also a build-dependency (of
+            // flux's build.rs). A RUSTC_WRAPPER caps lints for every rustc call instead.
+            RUSTC_WRAPPER: capLintsWrapper(tools),
+          },
+        },
+      ),
+  );
+  await step('influxd: check the built binary', async () => {
+    const { stdout } = await mustRun(partial, ['version']);
+    progress(`influxd: ${stdout.trim()}`);
+  });
+  renameSync(partial, bin);
+  return bin;
 }
 
 /** $GOCACHE/pkgconfig/<flux module>@<version>/libflux: where influxdata/pkg-config builds libflux. */
 async function libfluxBuildDir(influxdbSrc: string): Promise<string> {
   const gomod = readFileSync(join(influxdbSrc, 'go.mod'), 'utf8');
   const flux = /^\s*github\.com\/influxdata\/flux\s+(v\S+)/m.exec(gomod)?.[1] ?? 'unknown';
-  const gocache = (await run('go', ['env', 'GOCACHE'], { quiet: true })).trim();
+  const gocache = (await mustRun('go', ['env', 'GOCACHE'])).stdout.trim();
   return join(gocache, 'pkgconfig', `github.com/influxdata/flux@${flux}`, 'libflux');
 }
 
@@ -187,7 +191,7 @@ function capLintsWrapper(tools: string): string {
     'exec "$rustc" "$@" --cap-lints warn',
     '',
   ].join('\n');
-  if (safeRead(path) !== script) writeFileSync(path, script, { mode: 0o755 });
+  if (readFileSafe(path) !== script) writeFileSync(path, script, { mode: 0o755 });
   return path;
 }
 
@@ -199,111 +203,10 @@ function capLintsWrapper(tools: string): string {
  */
 async function rustToolchainEnv(): Promise<Record<string, string>> {
   if (process.env.RUSTUP_TOOLCHAIN) return {};
-  const out = await run('rustup', ['show', 'active-toolchain'], { quiet: true, cwd: tmpdir() }).catch(() => undefined);
-  const name = out?.trim().split(/\s+/)[0];
+  const out = await mustRun('rustup', ['show', 'active-toolchain'], { cwd: tmpdir() }).catch(() => undefined);
+  const name = out?.stdout.trim().split(/\s+/)[0];
   if (name) progress(`influxd: libflux will be built with the Rust toolchain "${name}" (RUSTUP_TOOLCHAIN)`);
   return name ? { RUSTUP_TOOLCHAIN: name } : {};
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    const st = statSync(path);
-    return st.isFile() && (st.mode & 0o111) !== 0 && st.size > 0;
-  } catch {
-    return false;
-  }
-}
-
-/** One process at a time (test workers may start together); the others wait for it. */
-async function withLock<T>(dir: string, name: string, work: () => Promise<T>): Promise<T> {
-  const lock = join(dir, `${name}.lock`);
-  for (let waited = 0; ; waited += 5) {
-    try {
-      mkdirSync(lock);
-      writeFileSync(join(lock, 'pid'), String(process.pid));
-      break;
-    } catch {
-      const owner = Number(safeRead(join(lock, 'pid')));
-      if (owner && !processAlive(owner)) {
-        rmSync(lock, { recursive: true, force: true });
-        continue;
-      }
-      if (waited % 30 === 0) progress(`influxd: waiting for process ${owner || '?'}, which holds ${lock} (${waited} s)`);
-      await sleep(5000);
-    }
-  }
-  try {
-    return await work();
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-}
-
-function safeRead(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-interface RunOptions {
-  cwd?: string;
-  env?: NodeJS.ProcessEnv;
-  /** Do not stream output (it is still returned / shown on failure). */
-  quiet?: boolean;
-  /** Print "<label>: still running" every 30 s with the last output line. */
-  heartbeat?: string;
-  /** Extra text for each heartbeat line. */
-  heartbeatNote?: () => string;
-}
-
-/** Runs a command; streams its output to stderr unless quiet; resolves with stdout. */
-function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let tail = '';
-    let last = '';
-    const started = Date.now();
-    const onData = (isStdout: boolean) => (chunk: Buffer) => {
-      const text = chunk.toString();
-      if (isStdout) stdout += text;
-      tail = (tail + text).slice(-8000);
-      const lines = text.trim().split('\n');
-      last = lines[lines.length - 1] ?? last;
-      if (!opts.quiet) process.stderr.write(text.replace(/^(?=.)/gm, '  | '));
-    };
-    child.stdout.on('data', onData(true));
-    child.stderr.on('data', onData(false));
-    const timer = opts.heartbeat
-      ? setInterval(() => {
-          const s = Math.round((Date.now() - started) / 1000);
-          progress(
-            `${opts.heartbeat}: still running after ${Math.floor(s / 60)} min ${s % 60} s` +
-              `${opts.heartbeatNote?.() ?? ''} (last output: ${last.slice(0, 120)})`,
-          );
-        }, 30_000)
-      : undefined;
-    child.on('error', (err) => {
-      if (timer) clearInterval(timer);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
-      if (timer) clearInterval(timer);
-      if (code === 0) resolve(stdout);
-      else reject(new Error(`${cmd} ${args.join(' ')} exited with ${code ?? signal}\n${tail}`));
-    });
-  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -355,13 +258,17 @@ async function obtainServer(url: string, id: Identity): Promise<RunningInflux> {
     );
   }
   const bin = await obtainInfluxd();
-  return withLock(cacheDir('locks'), `influxdb-${port}`, async () => {
-    if (await healthy(url)) return reuse(url, id); // another process started it meanwhile
-    if (await portInUse(port)) {
-      throw new HarnessError(`influxdb: start on port ${port}`, new Error(`port ${port} is in use by something that is not InfluxDB`));
-    }
-    return launch(bin, port, id);
-  });
+  return withLock(
+    `influxdb-${port}`,
+    async () => {
+      if (await healthy(url)) return reuse(url, id); // another process started it meanwhile
+      if (await portInUse(port)) {
+        throw new HarnessError(`influxdb: start on port ${port}`, new Error(`port ${port} is in use by something that is not InfluxDB`));
+      }
+      return launch(bin, port, id);
+    },
+    { maxWaitMs: 10 * 60_000 },
+  );
 }
 
 async function reuse(url: string, id: Identity): Promise<RunningInflux> {
@@ -391,7 +298,7 @@ async function launch(bin: string, port: number, id: Identity): Promise<RunningI
     if (stopped) return;
     stopped = true;
     handles.delete(url);
-    if (child) await step('influxdb: stop influxd', () => stopProcess(child!));
+    if (child) await step('influxdb: stop influxd', () => stopProcess(child!, 'influxdb', 15_000));
     if (!process.env.CDNKIT_KEEP_DATA) rmSync(data, { recursive: true, force: true });
   };
 
@@ -421,8 +328,8 @@ async function launch(bin: string, port: number, id: Identity): Promise<RunningI
       child = proc;
       const deadline = Date.now() + 60_000;
       while (!(await healthy(url))) {
-        if (exited) throw new Error(`${exited}\n${tailOf(logPath)}`);
-        if (Date.now() > deadline) throw new Error(`no healthy /health within 60 s\n${tailOf(logPath)}`);
+        if (exited) throw new Error(`${exited}\n${tailOfFile(logPath)}`);
+        if (Date.now() > deadline) throw new Error(`no healthy /health within 60 s\n${tailOfFile(logPath)}`);
         await sleep(200);
       }
       return proc;
@@ -504,39 +411,4 @@ async function healthy(url: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timedOut = await Promise.race([gone.then(() => false), sleep(15_000).then(() => true)]);
-  if (timedOut) {
-    child.kill('SIGKILL');
-    await gone;
-  }
-}
-
-function portInUse(port: number, host = '127.0.0.1'): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ port, host });
-    socket.setTimeout(1_000);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('timeout', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-function tailOf(path: string): string {
-  return existsSync(path) ? readFileSync(path, 'utf8').split('\n').slice(-30).join('\n') : '';
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

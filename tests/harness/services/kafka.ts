@@ -9,23 +9,26 @@
 //   reused and never stopped by us.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import net from 'node:net';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { cacheDir } from '../cache.js';
+import {
+  dieWithParent,
+  exitOf,
+  freePort,
+  isLocal,
+  killOnExit,
+  mustRun,
+  portInUse,
+  sleep,
+  stopProcess,
+  sweepStale,
+  tailOf,
+  tailOfFile,
+  withLock,
+} from '../process.js';
 import { HarnessError, progress, step } from '../progress.js';
 import type { RunningService } from './types.js';
 
@@ -94,18 +97,19 @@ async function obtain(brokers: string[], forget: () => void): Promise<RunningKaf
     throw new HarnessError(`kafka: reach ${url}`, new Error(`no Kafka broker answers at ${url} and it is not a single local address we could start one on`));
   }
   const port = Number(portText);
-  const release = await lock(`kafka-${port}`);
-  try {
-    // Another process may have started it while we waited for the lock.
-    if (await kafkaAnswers(brokers)) return reused(brokers);
-    if (await portInUse(port)) {
-      throw new HarnessError(`kafka: start on port ${port}`, new Error(`port ${port} is in use by something that is not a Kafka broker`));
-    }
-    const libs = await installKafka();
-    return await launch(libs, port, forget);
-  } finally {
-    release();
-  }
+  return withLock(
+    `kafka-${port}`,
+    async () => {
+      // Another process may have started it while we waited for the lock.
+      if (await kafkaAnswers(brokers)) return reused(brokers);
+      if (await portInUse(port)) {
+        throw new HarnessError(`kafka: start on port ${port}`, new Error(`port ${port} is in use by something that is not a Kafka broker`));
+      }
+      const libs = await installKafka();
+      return launch(libs, port, forget);
+    },
+    { maxWaitMs: 10 * 60_000 },
+  );
 }
 
 function reused(brokers: string[]): RunningKafka {
@@ -135,13 +139,18 @@ export async function installKafka(): Promise<string> {
   const libs = join(root, 'libs');
   if (existsSync(join(libs, '.complete'))) return libs;
   return step(`kafka ${KAFKA_VERSION}: resolve jars from Maven Central (mvn, first run only)`, async () => {
-    requireCommand('mvn', ['-v'], 'Maven (mvn) is needed once to resolve the Kafka jars from Maven Central');
+    await mustRun('mvn', ['-v']).catch((error: Error) => {
+      throw new Error(`Maven (mvn) is needed once to resolve the Kafka jars from Maven Central, but it is not usable here (${error.message})`);
+    });
     const work = mkdtempSync(join(root, 'resolve-'));
     try {
       const pom = join(work, 'pom.xml');
       writeFileSync(pom, kafkaPom());
       const out = join(work, 'libs');
-      await runWithHeartbeat(
+      // mvn -B prints one line per download; count them for the heartbeat instead of streaming them all.
+      let downloaded = 0;
+      let last = '';
+      await mustRun(
         'mvn',
         [
           '-B',
@@ -152,7 +161,18 @@ export async function installKafka(): Promise<string> {
           '-DincludeScope=runtime',
           `${DEPENDENCY_PLUGIN}:copy-dependencies`,
         ],
-        'kafka jars',
+        {
+          label: 'kafka jars (mvn)',
+          heartbeatMs: 10_000,
+          onLine: (line) => {
+            const m = /Downloaded from \S+: (\S+)/.exec(line);
+            if (m) {
+              downloaded++;
+              last = m[1]!.split('/').pop() ?? '';
+            }
+          },
+          heartbeatNote: () => `, ${downloaded} files downloaded${last ? ` (last: ${last})` : ''}`,
+        },
       );
       const jars = readdirSync(out).filter((f) => f.endsWith('.jar'));
       if (!jars.includes(`kafka_2.13-${KAFKA_VERSION}.jar`)) throw new Error(`mvn finished but kafka_2.13-${KAFKA_VERSION}.jar is not in ${out}`);
@@ -391,7 +411,7 @@ async function kafkaAnswers(brokers: string[]): Promise<boolean> {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Small process helpers (the Elasticsearch module has its own copies; candidates for a shared module).
+// Small helpers.
 
 function javaCommand(): string {
   const home = process.env.CDNKIT_JAVA_HOME ?? process.env.JAVA_HOME;
@@ -407,187 +427,7 @@ function javaCommand(): string {
   return java;
 }
 
-function requireCommand(command: string, args: string[], why: string): void {
-  const result = spawnSync(command, args, { stdio: 'ignore' });
-  if (result.error || result.status !== 0) throw new Error(`${why}, but \`${command}\` is not usable here (${result.error?.message ?? `exit ${result.status}`})`);
-}
-
-/** Runs a command, printing a heartbeat every 10 s; rejects with the last output lines on failure. */
-function runWithHeartbeat(command: string, args: string[], what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const lines: string[] = [];
-    let downloaded = 0;
-    let last = '';
-    const onData = (chunk: Buffer) => {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (!line.trim()) continue;
-        lines.push(line);
-        if (lines.length > 40) lines.shift();
-        const m = /Downloaded from \S+: (\S+)/.exec(line);
-        if (m) {
-          downloaded++;
-          last = m[1]!.split('/').pop() ?? '';
-        }
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    const started = Date.now();
-    const timer = setInterval(() => {
-      progress(`${what}: still resolving after ${Math.round((Date.now() - started) / 1000)} s, ${downloaded} files downloaded${last ? ` (last: ${last})` : ''}`);
-    }, 10_000);
-    child.on('error', (error) => {
-      clearInterval(timer);
-      reject(error);
-    });
-    child.on('close', (code) => {
-      clearInterval(timer);
-      if (code === 0) resolve();
-      else reject(new Error(`${command} exited with ${code}; last lines:\n${lines.slice(-20).join('\n')}`));
-    });
-  });
-}
-
-const children = new Set<ChildProcess>();
-let exitHookInstalled = false;
-/** Makes sure a broker we started does not outlive this Node process. */
-function killOnExit(child: ChildProcess): void {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once('exit', () => {
-      for (const c of children) c.kill('SIGKILL');
-    });
-  }
-}
-
-function exitOf(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
-}
-
-async function stopProcess(child: ChildProcess, name: string, graceMs: number): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = exitOf(child);
-  child.kill('SIGTERM');
-  if (await Promise.race([exited.then(() => true), sleep(graceMs).then(() => false)])) return;
-  progress(`${name}: no exit ${graceMs / 1000} s after SIGTERM, sending SIGKILL`);
-  child.kill('SIGKILL');
-  await exited;
-}
-
-let setprivWorks: boolean | undefined;
-/**
- * Wraps a command so the kernel sends it SIGTERM when this Node process dies (setpriv --pdeathsig), so a
- * crashed or killed test run never leaves a JVM behind. Without util-linux's setpriv, runs it as is.
- */
-function dieWithParent(command: string, args: string[]): [string, string[]] {
-  setprivWorks ??= spawnSync('setpriv', ['--pdeathsig', 'TERM', 'true'], { stdio: 'ignore' }).status === 0;
-  return setprivWorks ? ['setpriv', ['--pdeathsig', 'TERM', command, ...args]] : [command, args];
-}
-
-/** Removes temp dirs of earlier runs whose Node process and server are both gone (e.g. after a crash). */
-function sweepStale(prefix: string): void {
-  try {
-    for (const entry of readdirSync(tmpdir())) {
-      if (!entry.startsWith(prefix)) continue;
-      const dir = join(tmpdir(), entry);
-      const owners = readFileSafe(join(dir, 'owner.pids')).split(/\s+/).filter(Boolean).map(Number);
-      if (owners.length > 0 && owners.every((pid) => !alive(pid))) rmSync(dir, { recursive: true, force: true });
-    }
-  } catch {
-    // best effort
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function portInUse(port: number, host = '127.0.0.1'): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ port, host });
-    socket.setTimeout(1_000);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('timeout', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 function splitHostPort(address: string): [string, string] {
   const i = address.lastIndexOf(':');
   return [address.slice(0, i), address.slice(i + 1)];
-}
-
-function isLocal(host: string): boolean {
-  return host === '127.0.0.1' || host === 'localhost' || host === '::1';
-}
-
-/** A cross-process lock file in the cache, so two test workers never start the same server twice. */
-async function lock(name: string): Promise<() => void> {
-  const file = join(cacheDir('locks'), `${name}.lock`);
-  let waitingSince = 0;
-  for (;;) {
-    try {
-      writeFileSync(file, String(process.pid), { flag: 'wx' });
-      return () => rmSync(file, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = Number(readFileSafe(file));
-      if (!holder || !alive(holder)) {
-        rmSync(file, { force: true }); // stale: its process is gone
-        continue;
-      }
-      if (!waitingSince) {
-        waitingSince = Date.now();
-        progress(`${name}: waiting for process ${holder}, which is starting it`);
-      }
-      if (Date.now() - waitingSince > 600_000) throw new Error(`lock ${file} held by process ${holder} for over 10 minutes`);
-      await sleep(500);
-    }
-  }
-}
-
-function readFileSafe(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return '';
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function tailOf(text: string, lines = 30): string {
-  return text.trimEnd().split('\n').slice(-lines).join('\n');
-}
-
-function tailOfFile(file: string, lines = 30): string {
-  return tailOf(readFileSafe(file), lines);
 }
