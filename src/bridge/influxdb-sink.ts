@@ -26,11 +26,12 @@ interface Prepared {
 export function influxSink(options: InfluxSinkOptions): Sink {
   const influx = new InfluxDB({ url: options.url, token: options.token, timeout: options.timeoutMs ?? 30_000 });
 
-  function writeApi(): WriteApi {
+  function writeApi(lines: number): WriteApi {
     return influx.getWriteApi(options.org, options.bucket, 'ns', {
       // One explicit flush per call: batching and retrying are the bridge's job, so the client's
-      // own buffer and retry loop are switched off (a returned promise decides the flush).
-      batchSize: Number.MAX_SAFE_INTEGER,
+      // own buffer and retry loop are switched off (a returned promise decides the flush). The
+      // client allocates its buffer up front, so it is sized to the batch.
+      batchSize: lines + 1,
       flushInterval: 0,
       maxRetries: 0,
       gzipThreshold: 1000,
@@ -40,7 +41,7 @@ export function influxSink(options: InfluxSinkOptions): Sink {
 
   async function send(batch: Prepared[]): Promise<WriteOutcome> {
     if (batch.length === 0) return written();
-    const api = writeApi();
+    const api = writeApi(batch.length);
     try {
       api.writeRecords(batch.map((p) => p.line));
       await api.close();

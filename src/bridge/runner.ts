@@ -12,7 +12,7 @@ import { deadLetter, reasonKind } from './dead-letter.js';
 import type { Sink, SourceRecord } from './sink.js';
 import type { BridgeMetrics } from './telemetry.js';
 
-const { Kafka, logLevel } = kafkajs;
+const { Kafka, logLevel, Partitioners } = kafkajs;
 
 export interface RunnerOptions {
   bridge: string;
@@ -59,7 +59,13 @@ export function createRunner(options: RunnerOptions): Runner {
     maxBytesPerPartition: 1 << 20,
     maxBytes: 8 << 20,
   });
-  const producer: Producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
+  const producer: Producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    idempotent: true,
+    maxInFlightRequests: 1,
+    // Dead letters carry no key that must map to a partition: the default partitioner is fine.
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   let consuming = false;
   let stopping = false;
   let reportCrash: (error: Error) => void = () => undefined;

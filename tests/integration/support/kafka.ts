@@ -61,13 +61,18 @@ export async function readTopic(topic: string, count: number, timeoutMs = 30_000
   return (await readMessages(topic, count, timeoutMs, 0)).map((m) => m.value);
 }
 
-/** Produces lines (acks from all replicas), in chunks so a large stream is not one huge request. */
-export async function produceLines(topic: string, lines: string[], chunk = 1000): Promise<void> {
+/**
+ * Produces lines (acks from all replicas) in chunks, so a large stream is not one huge request;
+ * with `everyMs`, one chunk per interval: a steady stream rather than a backlog.
+ */
+export async function produceLines(topic: string, lines: string[], { chunk = 1000, everyMs = 0 } = {}): Promise<void> {
   const producer = testKafka().producer();
   await producer.connect();
   try {
     for (let i = 0; i < lines.length; i += chunk) {
+      const started = Date.now();
       await producer.send({ topic, acks: -1, messages: lines.slice(i, i + chunk).map((value) => ({ value })) });
+      await new Promise((r) => setTimeout(r, Math.max(0, everyMs - (Date.now() - started))));
     }
   } finally {
     await producer.disconnect();
