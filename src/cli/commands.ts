@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { generateAll } from '../../generators/index.js';
-import { startBridge, type BridgeKind } from '../bridge/bridge.js';
+import type { BridgeKind } from '../bridge/bridge.js';
 import { ConfigError, formatProblem, loadConfigFile, type LoadedConfig } from '../config/load.js';
 import { starterConfig } from '../config/init.js';
 import { kitConfigSchema } from '../config/schema.js';
@@ -83,6 +83,8 @@ export function configJsonSchema(): object {
 
 export async function bridgeCommand(kind: BridgeKind, options: ConfigOptions): Promise<void> {
   const { config } = loadOrExit(options);
+  // Loaded on demand: the Kafka and sink clients would slow every other command's start.
+  const { startBridge } = await import('../bridge/bridge.js');
   const bridge = await startBridge(kind, config);
   void bridge.failed.then(async (error) => {
     process.stderr.write(`cdnkit bridge ${kind}: cannot go on (${error.message}); exiting so a supervisor restarts it\n`);

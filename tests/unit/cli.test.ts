@@ -1,0 +1,95 @@
+// The `cdnkit` command as a user runs it: the built CLI, in a scratch folder.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
+let dir: string;
+
+function cdnkit(...args: string[]) {
+  const result = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8' });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function tree(root: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      const path = join(d, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else files[relative(root, path)] = readFileSync(path, 'utf8');
+    }
+  };
+  walk(root);
+  return files;
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'cdnkit-cli-'));
+});
+
+describe('cdnkit CLI', () => {
+  it('init writes a starter that validates, and refuses to overwrite it without --force', () => {
+    expect(cdnkit('init').code).toBe(0);
+    const validate = cdnkit('validate', '-c', 'cdnkit.yaml');
+    expect(validate.code).toBe(0);
+    expect(validate.stdout).toContain('cdnkit.yaml: valid');
+    const again = cdnkit('init');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('--force');
+  });
+
+  it('generate writes every artifact, lists them, and writes the same bytes every time', () => {
+    const first = cdnkit('generate', '-c', 'cdnkit.yaml', '-o', 'out1');
+    expect(first.code).toBe(0);
+    for (const path of ['fastly/cdnkit_log.vcl', 'varnish/cdnkit.vcl', 'varnish/example.vcl', 'varnish/cdnkit-logs.format', 'varnish/cdnkit-metrics.format',
+      'varnish/cdnkit-varnishncsa.sh', 'receivers/logstash/cdn-logs.conf', 'receivers/logstash/cdn-metrics.conf', 'receivers/logstash/cdn-receiver.conf.ctmpl',
+      'receivers/rsyslog/cdnkit.conf', 'elasticsearch/index-template.json', 'README.md']) {
+      expect(first.stdout, path).toContain(join('out1', path));
+    }
+    expect(cdnkit('generate', '-c', 'cdnkit.yaml', '-o', 'out2').code).toBe(0);
+    expect(tree(join(dir, 'out2'))).toEqual(tree(join(dir, 'out1')));
+    expect(statSync(join(dir, 'out1/varnish/cdnkit-varnishncsa.sh')).mode & 0o111).not.toBe(0);
+  });
+
+  it('generate --check passes on fresh output and fails, naming the file, when it is stale', () => {
+    expect(cdnkit('generate', '-c', 'cdnkit.yaml', '-o', 'out1', '--check').code).toBe(0);
+    writeFileSync(join(dir, 'out1/receivers/rsyslog/cdnkit.conf'), '# edited by hand\n');
+    const stale = cdnkit('generate', '-c', 'cdnkit.yaml', '-o', 'out1', '--check');
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toContain(join('out1', 'receivers/rsyslog/cdnkit.conf'));
+  });
+
+  it('a broken config: every problem with file, line and key, exit 1, nothing generated', () => {
+    writeFileSync(join(dir, 'broken.yaml'), 'product: api\nerrors:\n  minStatus: lots\nfields:\n  - name: a\n    roles: [tags]\n');
+    const result = cdnkit('generate', '-c', 'broken.yaml', '-o', 'never');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('broken.yaml:3:3: error: errors.minStatus: expected number, got "lots"');
+    expect(result.stderr).toMatch(/broken\.yaml:6:\d+: error: fields\[0\]\.roles\[0\]: expected one of "log", "tag", "field", got "tags"/);
+    expect(result.stderr).toContain('nothing was generated');
+    expect(() => statSync(join(dir, 'never'))).toThrow();
+  });
+
+  it('validate --strict turns warnings into a failure', () => {
+    const text = readFileSync(join(dir, 'cdnkit.yaml'), 'utf8').replace(
+      /  - name: client_ip\n    type: ip\n    roles: \[ log \]/,
+      '  - name: client_ip\n    type: ip\n    roles: [ log, tag ]',
+    );
+    writeFileSync(join(dir, 'warned.yaml'), text);
+    const lenient = cdnkit('validate', '-c', 'warned.yaml');
+    expect(lenient.code).toBe(0);
+    expect(lenient.stderr).toContain('high-cardinality');
+    expect(cdnkit('validate', '-c', 'warned.yaml', '--strict').code).toBe(1);
+  });
+
+  it('--help teaches: every command explains itself with an example', () => {
+    for (const command of ['init', 'validate', 'generate', 'bridge', 'schema']) {
+      const help = cdnkit(command, '--help');
+      expect(help.code, command).toBe(0);
+      expect(help.stdout, command).toContain('Example');
+    }
+  });
+});
