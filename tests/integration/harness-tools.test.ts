@@ -2,7 +2,7 @@
 // reports its pinned version, and behaves the way the artifact tests rely on.
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,7 +18,7 @@ import {
   type Rsyslog,
   type Varnish,
 } from '../harness/tools.js';
-import { runCommand } from '../harness/process.js';
+import { runCommand, freePort } from '../harness/process.js';
 
 // A cold machine builds two Go programs and installs two apt packages; the globalSetup normally
 // did that already and these calls are the cached fast path.
@@ -298,16 +298,6 @@ describe('varnish', () => {
   });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

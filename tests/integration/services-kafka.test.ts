@@ -10,6 +10,7 @@ import kafkajs, { type Consumer, type EachMessagePayload, type Producer } from '
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { progress } from '../harness/progress.js';
 import { startKafka, type RunningKafka } from '../harness/services/kafka.js';
+import { freePort } from '../harness/process.js';
 
 const { CompressionTypes, Kafka, logLevel, Partitioners } = kafkajs;
 
@@ -307,16 +308,6 @@ async function restartScenario(kafka: RunningKafka, topic: string, groupId: stri
   await producer.disconnect();
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The broker's [min, max] version per API key, from a raw ApiVersions v0 request (independent of kafkajs). */
 function brokerApiVersions(address: string): Promise<Map<number, { min: number; max: number }>> {

@@ -13,7 +13,8 @@ import type { Field, KitConfig } from '../../src/config/schema.js';
 import { normaliseTagValue, parseLine, type IlpPoint } from '../../src/ilp/line-protocol.js';
 import { referenceKit } from './support/config.js';
 import { HOSTILE_VALUES } from './support/hostile.js';
-import { startLineReceiver, startVarnishEdge, until, type VarnishEdge } from './support/varnish-edge.js';
+import { startLineReceiver, startVarnishEdge, type VarnishEdge } from './support/varnish-edge.js';
+import { eventually } from './support/wait.js';
 
 // ---------------------------------------------------------------------------------------------
 // What cdnkit.vcl and varnishncsa do to a value, written independently of the VCL's regexes.
@@ -265,7 +266,7 @@ describe('Varnish edge: cdnkit.vcl, the varnishncsa formats and the script, on v
       if (exchange.garbage) continue;
       ilp += 1;
       if (exchange.status >= config.errors.minStatus) json += 1;
-      await until(`the lines of "${exchange.label}"`, () => edge.metrics.lines.length >= ilp && edge.logs.lines.length >= json, 10_000, edge.output);
+      await eventually(`the lines of "${exchange.label}"`, () => edge.metrics.lines.length >= ilp && edge.logs.lines.length >= json, 10_000, edge.output);
       const point = checkIlp(edge.metrics.lines[ilp - 1]!, exchange, config, edge);
       expect(point.tags.resp_status, exchange.label).toBe(String(exchange.status));
       if (exchange.status >= config.errors.minStatus) checkJson(edge.logs.lines[json - 1]!, exchange, config, edge);
@@ -336,7 +337,7 @@ describe.each([
       expect(await edge.send(Buffer.from(request, 'utf8'))).toBe(500);
       const shipsPoint = noteIsField || parsed.some((p) => p !== null);
       if (shipsPoint) ilp += 1;
-      await until(`the lines of case ${i}`, () => edge.logs.lines.length > i && edge.metrics.lines.length >= ilp, 10_000, edge.output);
+      await eventually(`the lines of case ${i}`, () => edge.logs.lines.length > i && edge.metrics.lines.length >= ilp, 10_000, edge.output);
 
       const doc = JSON.parse(edge.logs.lines[i]!.toString('utf8')) as Record<string, unknown>;
       expect(doc).toEqual({ count: parsed[0] === null ? null : Number(parsed[0]), ratio: parsed[1], cached: parsed[2], note });

@@ -4,7 +4,8 @@
 import type { KitConfig } from '../../../src/config/schema.js';
 import { hostileHeaders, startFastlyEdge } from './fastly-edge.js';
 import { HOSTILE_VALUES, type HostileValue } from './hostile.js';
-import { startVarnishEdge, until } from './varnish-edge.js';
+import { startVarnishEdge } from './varnish-edge.js';
+import { eventually } from './wait.js';
 
 export type Flavour = 'fastly' | 'varnish';
 
@@ -66,7 +67,7 @@ export async function varnishTraffic(config: KitConfig, plan: TrafficRequest[]):
       await edge.send(request);
     }
     const errors = plan.filter((r) => r.status >= config.errors.minStatus).length;
-    await until(
+    await eventually(
       'varnishncsa to ship every line',
       () => edge.metrics.lines.length >= plan.length && edge.logs.lines.length >= errors,
       20_000,

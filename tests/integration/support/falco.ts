@@ -1,9 +1,9 @@
 // falco, the Fastly VCL linter and simulator: lint a service, and run it to see what `log` emits.
 import { execFile, spawn } from 'node:child_process';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { inject } from 'vitest';
+import { freePort } from '../../harness/process.js';
 
 const run = promisify(execFile);
 
@@ -42,14 +42,6 @@ export interface Simulator {
   stop(): void;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export async function startSimulator(vclFile: string): Promise<Simulator> {
   const port = await freePort();

@@ -10,6 +10,8 @@ import { inject } from 'vitest';
 import { EXAMPLE_BACKEND, generateVarnish, VARNISHD_PARAMS } from '../../../generators/varnish.js';
 import type { KitConfig } from '../../../src/config/schema.js';
 import { startOrigin } from './origin.js';
+import { freePort, sleep } from '../../harness/process.js';
+import { eventually } from './wait.js';
 
 /** A TCP listener standing in for a cdnkit receiver: collects newline-framed lines as bytes. */
 export interface LineReceiver {
@@ -59,23 +61,8 @@ export interface VarnishEdge {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function until(what: string, done: () => boolean, timeoutMs: number, diagnostics: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${diagnostics()}`);
-    await sleep(20);
-  }
-}
 
 /** One HTTP/1.1 exchange on its own connection; the status from the response's first line. */
 export function sendRaw(port: number, request: Buffer): Promise<number> {
@@ -150,7 +137,7 @@ export async function startVarnishEdge(config: KitConfig, knockHeaders: string[]
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     collect('varnishd', varnishd);
-    await until('varnishd to answer', () => output.includes('Child launched OK') || varnishd.exitCode !== null, 60_000, () => output);
+    await eventually('varnishd to answer', () => output.includes('Child launched OK') || varnishd.exitCode !== null, 60_000, () => output);
     if (varnishd.exitCode !== null) throw new Error(`varnishd refused to start:\n${output}`);
 
     const [logs, metrics] = [await startLineReceiver(), await startLineReceiver()];
