@@ -49,13 +49,13 @@ const FALSE = new Set(['f', 'F', 'false', 'False', 'FALSE']);
 export function parseLine(line: string): IlpPoint {
   const scanner = new Scanner(line);
   scanner.skipSpaces();
-  const measurement = scanner.token(', ', 'measurement', MEASUREMENT_ESCAPES);
+  const measurement = scanner.token(false, 'measurement', MEASUREMENT_ESCAPES);
   const tags: Record<string, string> = {};
   while (scanner.peek() === ',') {
     scanner.pos++;
-    const key = scanner.token('=, ', 'tag key', KEY_ESCAPES);
-    scanner.expect('=', `"=" after tag key "${key}"`);
-    const value = scanner.token(', ', `value of tag "${key}"`, KEY_ESCAPES);
+    const key = scanner.token(true, 'tag key', KEY_ESCAPES);
+    scanner.expect('=', 'after tag key', key);
+    const value = scanner.token(false, 'value of tag', KEY_ESCAPES, key);
     if (key in tags) scanner.fail(`duplicate tag key "${key}"`);
     checkKey(key, 'tag', scanner);
     tags[key] = value;
@@ -65,8 +65,8 @@ export function parseLine(line: string): IlpPoint {
 
   const fields: Record<string, IlpFieldValue> = {};
   for (;;) {
-    const key = scanner.token('=, ', 'field key', KEY_ESCAPES);
-    scanner.expect('=', `"=" after field key "${key}"`);
+    const key = scanner.token(true, 'field key', KEY_ESCAPES);
+    scanner.expect('=', 'after field key', key);
     if (key in fields) scanner.fail(`duplicate field key "${key}"`);
     checkKey(key, 'field', scanner);
     if (key in tags) scanner.fail(`"${key}" is both a tag and a field`);
@@ -97,6 +97,7 @@ function checkKey(key: string, what: string, scanner: Scanner): void {
 }
 
 const MEASUREMENT_ESCAPES = new Set([',', ' ']);
+const [BACKSLASH, LF, CR, COMMA, SPACE, EQUALS] = ['\\', '\n', '\r', ',', ' ', '='].map((c) => c.charCodeAt(0));
 const KEY_ESCAPES = new Set([',', ' ', '=']);
 
 class Scanner {
@@ -115,8 +116,9 @@ class Scanner {
   skipSpaces(): void {
     while (this.line[this.pos] === ' ') this.pos++;
   }
-  expect(char: string, what: string): void {
-    if (this.line[this.pos] !== char) this.fail(`expected ${what}`);
+  /** Error text is built only on failure: this runs for every key of every line. */
+  expect(char: string, where: string, key: string): void {
+    if (this.line[this.pos] !== char) this.fail(`expected "${char}" ${where} "${key}"`);
     this.pos++;
   }
   fail(reason: string): never {
@@ -126,8 +128,32 @@ class Scanner {
     throw new IlpSyntaxError(reason, pos + 1);
   }
 
-  /** Reads up to an unescaped stop character; backslash-escapes in `escapes` are undone. */
-  token(stops: string, what: string, escapes: Set<string>): string {
+  /**
+   * Reads up to an unescaped `,` or space (and `=` when `stopAtEquals`); backslash-escapes in
+   * `escapes` are undone. `what` names the token in errors; `of` the key it belongs to.
+   */
+  token(stopAtEquals: boolean, what: string, escapes: Set<string>, of?: string): string {
+    const start = this.pos;
+    const line = this.line;
+    // Most tokens hold no backslash: find the stop and slice, without building a string.
+    let end = start;
+    for (; end < line.length; end++) {
+      const c = line.charCodeAt(end);
+      if (c === BACKSLASH || c === LF || c === CR) break;
+      if (c === COMMA || c === SPACE || (stopAtEquals && c === EQUALS)) {
+        if (end === start) break;
+        this.pos = end;
+        return line.slice(start, end);
+      }
+    }
+    if (end === line.length && end > start) {
+      this.pos = end;
+      return line.slice(start, end);
+    }
+    return this.escapedToken(stopAtEquals, of === undefined ? what : `${what} "${of}"`, escapes);
+  }
+
+  private escapedToken(stopAtEquals: boolean, what: string, escapes: Set<string>): string {
     const start = this.pos;
     let out = '';
     const line = this.line;
@@ -139,7 +165,7 @@ class Scanner {
         this.pos += 2;
         continue;
       }
-      if (stops.includes(c)) break;
+      if (c === ',' || c === ' ' || (stopAtEquals && c === '=')) break;
       if (c === '\n' || c === '\r') this.fail(`a raw line break in the ${what}`);
       out += c;
       this.pos++;

@@ -1,0 +1,928 @@
+// `npm run bench`: the two bridges measured side by side with what their sinks can take, in one run on
+// this machine, against private Kafka / Elasticsearch / InfluxDB servers (ports 29092 / 29200 / 28086,
+// never the test ports). See bench/README.md for what each number means.
+//
+//   1. raw ceiling   the same lines straight into each sink (5000 per request, 3 at a time)
+//   2. throughput    N lines pre-loaded into a 3-partition topic, drained by `cdnkit bridge`
+//   3. latency       20,000 lines/s for 25 s with probe lines; when each becomes queryable
+//   4. memory        the bridge's VmRSS during (3)
+//
+// Targets are read, not asserted: the run prints PASS/MISS and exits 0 when it ran.
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir, loadavg, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@elastic/elasticsearch';
+import { InfluxDB } from '@influxdata/influxdb-client';
+import kafkajs from 'kafkajs';
+import { stringify } from 'yaml';
+import { indexTemplate } from '../generators/elasticsearch.js';
+import { referenceConfig } from '../src/config/preset.js';
+import { kitConfigSchema, type KitConfigInput } from '../src/config/schema.js';
+import { step } from '../tests/harness/progress.js';
+import { startElasticsearch, type RunningElasticsearch } from '../tests/harness/services/elasticsearch.js';
+import { startInfluxDB, type RunningInflux } from '../tests/harness/services/influxdb.js';
+import { startKafka, type RunningKafka } from '../tests/harness/services/kafka.js';
+import { CLI, startBridge, type Bridge } from './lib/bridge.js';
+import { logDocument, logLines, metricHead, metricLines, PROBE_API, rng } from './lib/data.js';
+import { cpuShares, cpuSnapshot, findProcesses, processTree, type CpuGroup, type CpuSnapshot } from './lib/proc.js';
+import { summarizeProfile, type ProfileSummary } from './lib/profile.js';
+
+const { Kafka, logLevel, CompressionTypes } = kafkajs;
+
+// ---------------------------------------------------------------------------------------------------------
+// Settings (environment overrides for a quicker or a longer run)
+
+const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
+const S = {
+  kafkaPort: num('BENCH_KAFKA_PORT', 29092),
+  esPort: num('BENCH_ES_PORT', 29200),
+  influxPort: num('BENCH_INFLUX_PORT', 28086),
+  metricLines: num('BENCH_METRIC_LINES', 1_000_000),
+  logLines: num('BENCH_LOG_LINES', 300_000),
+  ceilingBatch: 5000,
+  ceilingConcurrency: 3,
+  partitions: 3,
+  rate: num('BENCH_RATE', 20_000),
+  latencySeconds: num('BENCH_LATENCY_SECONDS', 25),
+  /** Supplementary: error logs at the rate 20k requests/s imply (≈10 % errors in the generated traffic). */
+  errorLogRate: num('BENCH_ERROR_LOG_RATE', 2000),
+  errorLogSeconds: num('BENCH_ERROR_LOG_SECONDS', 15),
+  probesPerSecond: 5,
+  warmupSeconds: 5,
+  pollMs: 100,
+  profile: process.env.BENCH_PROFILE === '1',
+};
+const TARGETS = { ratio: 0.8, p99MetricsMs: 1000, p99LogsMs: 2000, rssBytes: 150 * 2 ** 20 };
+const WRITTEN = 'cdnkit_bridge_written_lines_total';
+
+const run = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+const id = run.toLowerCase().replace(/[^a-z0-9]/g, '');
+const cacheRoot = process.env.CDNKIT_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'cdnkit');
+const benchDir = join(cacheRoot, 'bench');
+const runDir = join(benchDir, 'runs', run);
+mkdirSync(runDir, { recursive: true });
+
+const t0 = performance.now();
+const elapsed = () => `${((performance.now() - t0) / 1000).toFixed(1)} s`;
+const say = (line: string) => process.stderr.write(`[bench +${elapsed()}] ${line}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+// ---------------------------------------------------------------------------------------------------------
+// Clean-up: bridges first, then the servers; also on failure and on Ctrl-C.
+
+const cleanups: (() => Promise<unknown>)[] = [];
+let cleaning: Promise<void> | undefined;
+function cleanUp(): Promise<void> {
+  return (cleaning ??= (async () => {
+    for (const c of cleanups.reverse()) await c().catch((e: unknown) => say(`clean-up: ${String(e)}`));
+  })());
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (cleaning) {
+      say(`${signal} again: exiting without waiting`);
+      process.exit(130);
+    }
+    say(`${signal}: stopping bridges and servers ...`);
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Results
+
+interface Cpu {
+  [group: string]: number;
+}
+interface Ceiling {
+  lines: number;
+  seconds: number;
+  linesPerSecond: number;
+  batch: number;
+  concurrency: number;
+  sinkCount: number;
+  cpuCores: Cpu;
+}
+interface Throughput {
+  lines: number;
+  /** From the first written line seen on /metrics until written == lines. */
+  seconds: number;
+  linesPerSecond: number;
+  ratioToCeiling: number;
+  /** Conservative: from the first line taken from Kafka (the first batch's sink write counted too). */
+  linesPerSecondFromFirstConsumed: number;
+  startupSeconds: number;
+  sinkCount: number;
+  deadLettered: number;
+  retried: number;
+  batches: number;
+  linesPerBatch: number;
+  meanBatchMs: number;
+  cpuCores: Cpu;
+  profile?: ProfileSummary;
+}
+interface Latency {
+  targetRate: number;
+  seconds: number;
+  produced: number;
+  producedPerSecond: number;
+  writtenPerSecond: number;
+  lagAtEnd: number;
+  drainSeconds: number;
+  sinkCount: number;
+  probes: number;
+  probesSeen: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  rss: { medianBytes: number; maxBytes: number; phaseMaxBytes: number; idleBytes: number; samples: number; heapTotalMedianBytes: number; heapUsedMedianBytes: number; externalMedianBytes: number };
+  cpuCores: Cpu;
+}
+interface Check {
+  name: string;
+  value: string;
+  target: string;
+  pass: boolean;
+}
+const results: {
+  run: string;
+  machine: Record<string, unknown>;
+  settings: typeof S;
+  servers: Record<string, unknown>;
+  ceiling: Partial<Record<'influxdb' | 'elasticsearch', Ceiling>>;
+  throughput: Partial<Record<'metrics' | 'logs', Throughput>>;
+  latency: Partial<Record<'metrics' | 'logs' | 'errorLogs', Latency>>;
+  checks: Check[];
+  problems: string[];
+  /** Worth knowing, not a failure to run. */
+  notes: string[];
+  files: Record<string, string>;
+} = {
+  run,
+  machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadavgAtStart: loadavg(), bridgeCli: CLI, bridgeNodeFlags: process.env.BENCH_NODE_FLAGS ?? '' },
+  settings: S,
+  servers: {},
+  ceiling: {},
+  throughput: {},
+  latency: {},
+  checks: [],
+  problems: [],
+  notes: [],
+  files: { runDir },
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// Servers and their helpers
+
+let kafka: RunningKafka;
+let es: RunningElasticsearch;
+let influx: RunningInflux;
+let esClient: Client;
+let kafkaClient: InstanceType<typeof Kafka>;
+
+const names = {
+  tput: { metrics: `bench-metrics-tput-${id}`, logs: `bench-logs-tput-${id}` },
+  lat: { metrics: `bench-metrics-lat-${id}`, logs: `bench-logs-lat-${id}` },
+  lat2: { metrics: `bench-metrics-lat2-${id}`, logs: `bench-logs-lat2-${id}` },
+  dead: `bench-dead-${id}`,
+  bucket: { warmup: `bench-warmup-${id}`, ceiling: `bench-ceiling-${id}`, tput: `bench-tput-${id}`, lat: `bench-lat-${id}` },
+  index: { warmup: `bench-warmup-${id}`, ceiling: `bench-ceiling-${id}`, tput: `bench-tput-${id}`, lat: `bench-lat-${id}`, lat2: `bench-lat2-${id}` },
+};
+
+function cpuGroups(bridge?: Bridge): CpuGroup[] {
+  const influxPids = findProcesses('influxd', `127.0.0.1:${S.influxPort}`);
+  return [
+    ...(bridge ? [{ name: 'bridge', pids: () => [bridge.pid] }] : []),
+    { name: 'kafka', pids: () => (kafka.pid ? processTree(kafka.pid) : []) },
+    { name: 'elasticsearch', pids: () => (es.pid ? processTree(es.pid) : []) },
+    { name: 'influxdb', pids: () => influxPids },
+  ];
+}
+const round2 = (shares: Record<string, number>) => Object.fromEntries(Object.entries(shares).map(([k, v]) => [k, Math.round(v * 100) / 100]));
+
+async function influxApi(method: string, path: string, body?: unknown): Promise<unknown> {
+  const res = await fetch(influx.url + path, {
+    method,
+    headers: { authorization: `Token ${influx.token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`InfluxDB ${method} ${path}: HTTP ${res.status}: ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+/** A bucket with an InfluxQL mapping (database = bucket name). */
+async function createBucket(name: string): Promise<void> {
+  const orgs = (await influxApi('GET', `/api/v2/orgs?${new URLSearchParams({ org: influx.org })}`)) as { orgs: { id: string }[] };
+  const orgID = orgs.orgs[0]!.id;
+  const bucket = (await influxApi('POST', '/api/v2/buckets', { orgID, name, retentionRules: [] })) as { id: string };
+  await influxApi('POST', '/api/v2/dbrps', { bucketID: bucket.id, orgID, database: name, retention_policy: 'autogen', default: true });
+  cleanups.push(async () => {
+    if (!influx.started) await influxApi('DELETE', `/api/v2/buckets/${bucket.id}`);
+  });
+}
+
+async function influxQl(db: string, q: string): Promise<unknown[][]> {
+  const url = new URL('/query', influx.url);
+  url.search = new URLSearchParams({ db, q, epoch: 'ns' }).toString();
+  const res = await fetch(url, { headers: { authorization: `Token ${influx.token}` } });
+  const body = (await res.json()) as { results: { series?: { values: unknown[][] }[]; error?: string }[] };
+  if (body.results[0]?.error) throw new Error(`InfluxQL ${q}: ${body.results[0].error}`);
+  return body.results[0]?.series?.[0]?.values ?? [];
+}
+
+async function countPoints(db: string): Promise<number> {
+  const rows = await influxQl(db, 'SELECT count(elapsed_time) FROM cdnmetrics');
+  return Number(rows[0]?.[1] ?? 0);
+}
+
+async function countDocuments(prefix: string): Promise<number> {
+  const index = `${prefix}-*`;
+  await esClient.indices.refresh({ index, ignore_unavailable: true, allow_no_indices: true });
+  return (await esClient.count({ index, ignore_unavailable: true, allow_no_indices: true })).count;
+}
+
+async function putTemplate(prefix: string): Promise<void> {
+  const config = kitConfigSchema.parse({ ...referenceConfig, sinks: { elasticsearch: { indexPrefix: prefix } } });
+  await esClient.indices.putIndexTemplate({ name: prefix, ...(indexTemplate(config) as object) });
+  cleanups.push(async () => {
+    if (!es.started) {
+      await esClient.indices.delete({ index: `${prefix}-*`, ignore_unavailable: true, allow_no_indices: true });
+      await esClient.indices.deleteIndexTemplate({ name: prefix });
+    }
+  });
+}
+
+/** A kit config for one bridge run: the reference preset pointed at our servers and names. */
+function writeConfig(label: string, topics: { metrics: string; logs: string }, bucket: string, indexPrefix: string): string {
+  const overrides: Partial<KitConfigInput> = {
+    kafka: {
+      brokers: kafka.brokers,
+      topics: { metrics: { name: topics.metrics }, logs: { name: topics.logs }, deadLetter: { name: names.dead } },
+    },
+    sinks: {
+      influxdb: { url: influx.url, org: influx.org, bucket },
+      elasticsearch: { url: es.url, indexPrefix },
+    },
+    bridges: { metrics: { groupId: `bench-metrics-${label}-${id}` }, logs: { groupId: `bench-logs-${label}-${id}` } },
+  };
+  const file = join(mkdtempSync(join(tmpdir(), 'cdnkit-bench-')), 'cdnkit.yaml');
+  writeFileSync(file, stringify({ ...referenceConfig, ...overrides }));
+  return file;
+}
+
+async function produceAll(topic: string, lines: string[]): Promise<void> {
+  const producer = kafkaClient.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  try {
+    const chunk = 2000;
+    let next = 0;
+    const worker = async () => {
+      while (next < lines.length) {
+        const from = next;
+        next += chunk;
+        await producer.send({ topic, acks: -1, compression: CompressionTypes.GZIP, messages: lines.slice(from, from + chunk).map((value) => ({ value })) });
+      }
+    };
+    await Promise.all([worker(), worker(), worker()]);
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+async function groupLag(groupId: string, topic: string): Promise<number> {
+  const admin = kafkaClient.admin();
+  await admin.connect();
+  try {
+    const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const ends = await admin.fetchTopicOffsets(topic);
+    let lag = 0;
+    for (const p of ends) {
+      const c = Number(committed?.partitions.find((x) => x.partition === p.partition)?.offset ?? -1);
+      lag += Number(p.high) - (c < 0 ? Number(p.low) : c);
+    }
+    return lag;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** The last warning or error a bridge logged (its JSON log), for a failure message. */
+function lastWarning(logFile: string): string {
+  const lines = readFileSync(logFile, 'utf8').trim().split('\n').reverse();
+  for (const line of lines) {
+    try {
+      const entry = JSON.parse(line) as { level?: number; msg?: string; reason?: string };
+      if ((entry.level ?? 0) >= 40) return `${entry.msg ?? ''}${entry.reason ? ` (${entry.reason})` : ''}`;
+    } catch {
+      if (line.trim()) return line.slice(0, 300);
+    }
+  }
+  return 'none';
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs: number, everyMs = 250): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+async function pool<T>(items: T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) await work(items[next++]!);
+    }),
+  );
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// 1. Raw ceilings
+
+async function influxCeiling(lines: string[], bucket = names.bucket.ceiling): Promise<Ceiling> {
+  const client = new InfluxDB({ url: influx.url, token: influx.token, timeout: 120_000 });
+  const requests = chunks(lines, S.ceilingBatch);
+  const before = cpuSnapshot(cpuGroups());
+  const started = performance.now();
+  await pool(requests, S.ceilingConcurrency, async (batch) => {
+    // The same client settings as the bridge's sink: one explicit flush, gzip, no client retries.
+    const api = client.getWriteApi(influx.org, bucket, 'ns', {
+      // (Number.MAX_SAFE_INTEGER, as the sink has it, throws: the client allocates an array that long.)
+      batchSize: batch.length + 1,
+      flushInterval: 0,
+      maxRetries: 0,
+      gzipThreshold: 1000,
+      writeFailed: (error: Error) => Promise.reject(error),
+    });
+    api.writeRecords(batch);
+    await api.close();
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = cpuShares(before, cpuSnapshot(cpuGroups()));
+  const sinkCount = await countPoints(bucket);
+  return { lines: lines.length, seconds, linesPerSecond: lines.length / seconds, batch: S.ceilingBatch, concurrency: S.ceilingConcurrency, sinkCount, cpuCores: round2(cpu) };
+}
+
+async function elasticsearchCeiling(lines: string[], prefix = names.index.ceiling): Promise<Ceiling> {
+  // The documents as the bridge sends them: parsed, @timestamp from event_timestamp, a daily index,
+  // an id from (topic, partition, offset).
+  const operations = (from: number) =>
+    lines.slice(from, from + S.ceilingBatch).flatMap((line, k) => {
+      const doc = JSON.parse(line) as Record<string, unknown>;
+      const time = new Date(Date.parse(String(doc.event_timestamp)));
+      doc['@timestamp'] = time.toISOString();
+      return [{ index: { _index: `${prefix}-${time.toISOString().slice(0, 10).replaceAll('-', '.')}`, _id: `ceiling:${(from + k) % 3}:${from + k}` } }, doc];
+    });
+  const starts = Array.from({ length: Math.ceil(lines.length / S.ceilingBatch) }, (_, i) => i * S.ceilingBatch);
+  const client = new Client({ node: es.url, maxRetries: 0, requestTimeout: 120_000 });
+  const before = cpuSnapshot(cpuGroups());
+  const started = performance.now();
+  let failed = 0;
+  await pool(starts, S.ceilingConcurrency, async (from) => {
+    const response = await client.bulk({ operations: operations(from) });
+    if (response.errors) failed += response.items.filter((i) => (i.index?.status ?? 500) >= 300).length;
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = cpuShares(before, cpuSnapshot(cpuGroups()));
+  await client.close();
+  if (failed > 0) results.problems.push(`elasticsearch ceiling: ${failed} documents refused`);
+  const sinkCount = await countDocuments(prefix);
+  return { lines: lines.length, seconds, linesPerSecond: lines.length / seconds, batch: S.ceilingBatch, concurrency: S.ceilingConcurrency, sinkCount, cpuCores: round2(cpu) };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// 2. Bridge throughput on a pre-loaded topic
+
+const bridgeEnv = () => ({ CDNKIT_INFLUX_TOKEN: influx.token });
+
+async function launchBridge(kind: 'metrics' | 'logs', configFile: string, label: string, profile: boolean): Promise<{ bridge: Bridge; profileDir?: string }> {
+  const profileDir = profile ? join(runDir, `cpuprofile-${kind}-${label}`) : undefined;
+  const flags = [...(process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean), ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
+  const bridge = await startBridge(kind, configFile, bridgeEnv(), join(runDir, `bridge-${kind}-${label}.log`), flags);
+  cleanups.push(() => bridge.stop(5000));
+  return { bridge, profileDir };
+}
+
+async function bridgeThroughput(kind: 'metrics' | 'logs', lines: number, ceiling: Ceiling | undefined, sinkCount: () => Promise<number>): Promise<Throughput> {
+  const configFile = writeConfig('tput', names.tput, names.bucket.tput, names.index.tput);
+  const spawned = performance.now();
+  const { bridge, profileDir } = await launchBridge(kind, configFile, 'tput', S.profile);
+  let first: { t: number; written: number; cpu: CpuSnapshot } | undefined;
+  let firstConsumed: number | undefined;
+  let end: { t: number; cpu: CpuSnapshot } | undefined;
+  const groups = cpuGroups(bridge);
+  const deadline = Date.now() + 10 * 60_000;
+  let lastReport = performance.now();
+  while (!end) {
+    if (bridge.exited()) throw new Error(`bridge ${kind} exited; see ${bridge.logFile}`);
+    if (Date.now() > deadline) throw new Error(`bridge ${kind} did not write ${lines} lines within 10 minutes; see ${bridge.logFile}`);
+    const m = await bridge.metrics(WRITTEN, 'cdnkit_bridge_consumed_lines_total').catch(() => ({ [WRITTEN]: 0, cdnkit_bridge_consumed_lines_total: 0 }));
+    const written = m[WRITTEN]!;
+    const t = performance.now();
+    if (firstConsumed === undefined && m.cdnkit_bridge_consumed_lines_total! > 0) firstConsumed = t;
+    if (!first && written > 0) first = { t, written, cpu: cpuSnapshot(groups) };
+    if (!first && t - spawned > 60_000) {
+      throw new Error(`bridge ${kind} wrote nothing in 60 s (${fmt(await bridge.metric('cdnkit_bridge_retried_lines_total').catch(() => 0))} lines retried); its last warning: ${lastWarning(bridge.logFile)}`);
+    }
+    if (written >= lines) end = { t, cpu: cpuSnapshot(groups) };
+    else {
+      if (t - lastReport > 5000) {
+        say(`  ${kind} bridge: ${fmt(written)} / ${fmt(lines)} written`);
+        lastReport = t;
+      }
+      await sleep(S.pollMs);
+    }
+  }
+  await sleep(1000); // the last batches commit and observe their duration after counting as written
+  const m = await bridge.metrics(
+    WRITTEN,
+    'cdnkit_bridge_dead_lettered_lines_total',
+    'cdnkit_bridge_retried_lines_total',
+    'cdnkit_bridge_batch_duration_seconds_sum',
+    'cdnkit_bridge_batch_duration_seconds_count',
+  );
+  const count = await sinkCount();
+  const code = await bridge.stop();
+  if (code !== 0) results.problems.push(`bridge ${kind} (throughput) exited with ${code}`);
+  const seconds = (end.t - first!.t) / 1000;
+  const rate = (lines - first!.written) / seconds;
+  const batches = m['cdnkit_bridge_batch_duration_seconds_count']!;
+  let profile: ProfileSummary | undefined;
+  if (profileDir) {
+    const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+    if (file) profile = summarizeProfile(join(profileDir, file));
+    else results.problems.push(`no CPU profile written by the ${kind} bridge`);
+  }
+  return {
+    lines,
+    seconds,
+    linesPerSecond: rate,
+    ratioToCeiling: ceiling ? rate / ceiling.linesPerSecond : Number.NaN,
+    startupSeconds: (first!.t - spawned) / 1000,
+    linesPerSecondFromFirstConsumed: lines / ((end.t - firstConsumed!) / 1000),
+    sinkCount: count,
+    deadLettered: m['cdnkit_bridge_dead_lettered_lines_total']!,
+    retried: m['cdnkit_bridge_retried_lines_total']!,
+    batches,
+    linesPerBatch: m[WRITTEN]! / batches,
+    meanBatchMs: (m['cdnkit_bridge_batch_duration_seconds_sum']! / batches) * 1000,
+    cpuCores: round2(cpuShares(first!.cpu, end.cpu)),
+    ...(profile ? { profile } : {}),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// 3 + 4. Latency at a steady rate, and the bridge's memory meanwhile
+
+interface LatencyPlan {
+  kind: 'metrics' | 'logs';
+  label: 'lat' | 'lat2';
+  topic: string;
+  index: string;
+  /** The i-th ordinary line, stamped now. */
+  line(i: number, nowMs: number): string;
+  /** Probe `seq`, stamped now. */
+  probe(seq: number, nowMs: number): string;
+  /** Sequence numbers of the probes the sink answers with now. */
+  visibleProbes(): Promise<number[]>;
+  sinkCount(): Promise<number>;
+}
+
+async function latencyPhase(plan: LatencyPlan, rate = S.rate, seconds = S.latencySeconds): Promise<Latency> {
+  const { label } = plan;
+  const configFile = writeConfig(label, names[label], names.bucket.lat, plan.index);
+  const { bridge } = await launchBridge(plan.kind, configFile, label, false);
+  await bridge.waitJoined();
+  const readyz = await bridge.readyz();
+  if (!readyz.startsWith('200')) results.notes.push(`${plan.kind} bridge joined its group but /readyz answers ${readyz}`);
+  const idleRss = bridge.rss() ?? Number.NaN;
+  const groups = cpuGroups(bridge);
+  const producer = kafkaClient.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+
+  const sentAt = new Map<number, number>();
+  const seenAt = new Map<number, number>();
+  const rss: { t: number; bytes: number }[] = [];
+  const started = performance.now();
+  // Steady state starts after a warm-up (5 s, or a third of a short run).
+  const warmup = Math.min(S.warmupSeconds, seconds / 3);
+
+  // Poller: when each probe first answers from the sink (the time the answer arrived).
+  let polling = true;
+  const poller = (async () => {
+    while (polling) {
+      const asked = performance.now();
+      const seqs = await plan.visibleProbes().catch(() => []);
+      const now = performance.now();
+      for (const s of seqs) if (!seenAt.has(s)) seenAt.set(s, now);
+      await sleep(Math.max(0, S.pollMs - (now - asked)));
+    }
+  })();
+  // Sampler: VmRSS every 500 ms, and the V8 heap and external memory (from /metrics) every second.
+  const heap: { t: number; heapTotal: number; heapUsed: number; external: number }[] = [];
+  const sampler = (async () => {
+    for (let i = 0; polling; i++) {
+      const bytes = bridge.rss();
+      const t = performance.now() - started;
+      if (bytes !== undefined) rss.push({ t, bytes });
+      if (i % 2 === 0) {
+        const m = await bridge.metrics('nodejs_heap_size_total_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_external_memory_bytes').catch(() => undefined);
+        if (m) heap.push({ t, heapTotal: m.nodejs_heap_size_total_bytes!, heapUsed: m.nodejs_heap_size_used_bytes!, external: m.nodejs_external_memory_bytes! });
+      }
+      await sleep(500);
+    }
+  })();
+
+  // Producer: paced by the clock (lines due so far minus lines sent), 20 sends a second, gzip like the
+  // receivers; a probe every 1/5 s rides in an ordinary send at a random place.
+  const tickMs = 50;
+  const inFlight = new Set<Promise<unknown>>();
+  let sent = 0;
+  let seq = 0;
+  let writtenAtWindowStart = 0;
+  let windowStart = 0;
+  let cpuStart: CpuSnapshot | undefined;
+  for (let tick = 0; ; tick++) {
+    const now = performance.now();
+    const secs = (now - started) / 1000;
+    if (secs >= seconds) break;
+    if (!cpuStart && secs >= warmup) {
+      cpuStart = cpuSnapshot(groups);
+      windowStart = now;
+      writtenAtWindowStart = await bridge.metric(WRITTEN);
+    }
+    const dueLines = Math.floor(secs * rate) - sent;
+    const dueProbes = Math.floor(secs * S.probesPerSecond) + 1 - seq;
+    if (dueLines > 0) {
+      const wallMs = Date.now();
+      const messages: { value: string }[] = [];
+      for (let k = 0; k < dueLines; k++) messages.push({ value: plan.line(sent + k, wallMs) });
+      for (let p = 0; p < dueProbes && messages.length > 0; p++) {
+        const at = Math.floor(Math.random() * messages.length);
+        messages[at] = { value: plan.probe(seq, wallMs) };
+        sentAt.set(seq++, performance.now());
+      }
+      sent += messages.length;
+      // At most 2000 lines a request (a catch-up after a stall must not exceed the broker's message size).
+      for (let from = 0; from < messages.length; from += 2000) {
+        const send = producer
+          .send({ topic: plan.topic, acks: -1, compression: CompressionTypes.GZIP, messages: messages.slice(from, from + 2000) })
+          .finally(() => inFlight.delete(send));
+        inFlight.add(send);
+        if (inFlight.size >= 10) await Promise.race(inFlight);
+      }
+    }
+    if (tick % 100 === 0) say(`  ${plan.kind}: ${fmt(sent)} lines sent, ${seenAt.size}/${seq} probes seen`);
+    await sleep(Math.max(0, started + (tick + 1) * tickMs - performance.now()));
+  }
+  await Promise.all(inFlight);
+  const stopped = performance.now();
+  const cpuEnd = cpuSnapshot(groups);
+  const writtenAtStop = await bridge.metric(WRITTEN);
+  if (writtenAtStop === 0) {
+    polling = false;
+    await Promise.all([poller, sampler]);
+    await producer.disconnect();
+    throw new Error(`bridge ${plan.kind} wrote nothing while ${fmt(sent)} lines were produced; its last warning: ${lastWarning(bridge.logFile)}`);
+  }
+  const lagAtEnd = await groupLag(`bench-${plan.kind}-${label}-${id}`, plan.topic);
+  say(`  ${plan.kind}: production stopped at ${fmt(sent)} lines; lag ${fmt(lagAtEnd)}; draining`);
+  await until(`the ${plan.kind} bridge to write all ${sent} lines`, async () => (await bridge.metric(WRITTEN)) >= sent, 120_000, 100);
+  const drainSeconds = (performance.now() - stopped) / 1000;
+  await until('every probe to be seen', async () => seenAt.size >= seq, 20_000, 100).catch((e: Error) => results.problems.push(`${plan.kind} latency: ${e.message}`));
+  polling = false;
+  await Promise.all([poller, sampler]);
+  await producer.disconnect();
+  const sinkCount = await plan.sinkCount();
+  const code = await bridge.stop();
+  if (code !== 0) results.problems.push(`bridge ${plan.kind} (latency) exited with ${code}`);
+
+  const latencies = [...seenAt.entries()].map(([s, at]) => at - sentAt.get(s)!).sort((a, b) => a - b);
+  const steady = rss.filter((r) => r.t >= warmup * 1000 && r.t <= stopped - started).map((r) => r.bytes).sort((a, b) => a - b);
+  const windowSeconds = (stopped - windowStart) / 1000;
+  return {
+    targetRate: rate,
+    seconds: (stopped - started) / 1000,
+    produced: sent,
+    producedPerSecond: sent / ((stopped - started) / 1000),
+    writtenPerSecond: (writtenAtStop - writtenAtWindowStart) / windowSeconds,
+    lagAtEnd,
+    drainSeconds,
+    sinkCount,
+    probes: seq,
+    probesSeen: seenAt.size,
+    p50Ms: percentile(latencies, 50),
+    p90Ms: percentile(latencies, 90),
+    p99Ms: percentile(latencies, 99),
+    maxMs: latencies[latencies.length - 1] ?? Number.NaN,
+    rss: {
+      medianBytes: percentile(steady, 50),
+      maxBytes: steady[steady.length - 1] ?? Number.NaN,
+      phaseMaxBytes: Math.max(...rss.map((r) => r.bytes)),
+      idleBytes: idleRss,
+      ...(() => {
+        const w = heap.filter((h) => h.t >= warmup * 1000 && h.t <= stopped - started);
+        const med = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
+        return { heapTotalMedianBytes: med(w.map((h) => h.heapTotal)), heapUsedMedianBytes: med(w.map((h) => h.heapUsed)), externalMedianBytes: med(w.map((h) => h.external)) };
+      })(),
+      samples: steady.length,
+    },
+    cpuCores: round2(cpuShares(cpuStart!, cpuEnd)),
+  };
+}
+
+function metricsPlan(): LatencyPlan {
+  const r = rng(7);
+  const heads = Array.from({ length: 20_000 }, () => metricHead(r));
+  const startNs = BigInt(Date.now() - 60_000) * 1_000_000n;
+  const pr = rng(8);
+  // Distinct timestamps: the send's wall-clock ms, plus 10 ns per line within the send.
+  let lastMs = 0;
+  let within = 0;
+  const stamp = (nowMs: number) => {
+    if (nowMs !== lastMs) (lastMs = nowMs), (within = 0);
+    return BigInt(nowMs) * 1_000_000n + BigInt(within++ * 10);
+  };
+  return {
+    kind: 'metrics',
+    label: 'lat',
+    topic: names.lat.metrics,
+    index: names.index.lat,
+    line: (i, nowMs) => `${heads[i % heads.length]} ${stamp(nowMs)}`,
+    probe: (seq, nowMs) => `${metricHead(pr, PROBE_API, seq)} ${stamp(nowMs)}`,
+    async visibleProbes() {
+      const rows = await influxQl(names.bucket.lat, `SELECT elapsed_time FROM cdnmetrics WHERE api_name = '${PROBE_API}' AND time >= ${startNs}`);
+      return rows.map((row) => Number(row[1]));
+    },
+    sinkCount: () => countPoints(names.bucket.lat),
+  };
+}
+
+function logsPlan(label: 'lat' | 'lat2' = 'lat'): LatencyPlan {
+  const index = label === 'lat' ? names.index.lat : names.index.lat2;
+  const r = rng(9);
+  const marker = '"event_timestamp":"';
+  // Documents made once, split around the event time so each line is stamped with "now" cheaply.
+  const parts = Array.from({ length: 20_000 }, () => {
+    const json = JSON.stringify(logDocument(r, new Date()));
+    const at = json.indexOf(marker) + marker.length;
+    return [json.slice(0, at), json.slice(json.indexOf('"', at))] as const;
+  });
+  const pr = rng(10);
+  const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return {
+    kind: 'logs',
+    label,
+    topic: names[label].logs,
+    index,
+    line: (i, nowMs) => {
+      const [a, b] = parts[i % parts.length]!;
+      return a + iso(nowMs) + b;
+    },
+    probe: (seq, nowMs) => JSON.stringify(logDocument(pr, new Date(nowMs), seq)),
+    async visibleProbes() {
+      const response = await esClient.search<{ request_url: string }>({
+        index: `${index}-*`,
+        ignore_unavailable: true,
+        allow_no_indices: true,
+        size: 1000,
+        _source: ['request_url'],
+        query: { term: { api_name: PROBE_API } },
+      });
+      return response.hits.hits.map((h) => Number(h._source!.request_url.slice('/probe/'.length)));
+    },
+    sinkCount: () => countDocuments(index),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Report
+
+function evaluate(): void {
+  const c = results.checks;
+  // A ratio is only as good as the quiet of the machine during both of its phases.
+  const busy = (name: string, cpu: Cpu | undefined) => {
+    if (cpu && (cpu.others ?? 0) > 0.3) results.notes.push(`${name}: other processes used ${cpu.others!.toFixed(2)} cores meanwhile; this number is skewed (run again on a quiet machine)`);
+  };
+  busy('raw ceiling, InfluxDB', results.ceiling.influxdb?.cpuCores);
+  busy('raw ceiling, Elasticsearch', results.ceiling.elasticsearch?.cpuCores);
+  busy('metrics bridge throughput', results.throughput.metrics?.cpuCores);
+  busy('logs bridge throughput', results.throughput.logs?.cpuCores);
+  busy('metrics latency', results.latency.metrics?.cpuCores);
+  busy('logs latency', results.latency.logs?.cpuCores);
+  for (const kind of ['metrics', 'logs'] as const) {
+    const t = results.throughput[kind];
+    if (t) c.push({ name: `${kind} bridge throughput / raw ceiling`, value: `${(t.ratioToCeiling * 100).toFixed(0)} %`, target: `≥ ${TARGETS.ratio * 100} %`, pass: t.ratioToCeiling >= TARGETS.ratio });
+  }
+  for (const kind of ['metrics', 'logs'] as const) {
+    const l = results.latency[kind];
+    const target = kind === 'metrics' ? TARGETS.p99MetricsMs : TARGETS.p99LogsMs;
+    if (l) c.push({ name: `${kind} end-to-end p99 @ ${fmt(S.rate)}/s`, value: `${fmt(l.p99Ms)} ms`, target: `≤ ${fmt(target)} ms`, pass: l.p99Ms <= target && l.probesSeen === l.probes });
+  }
+  for (const kind of ['metrics', 'logs'] as const) {
+    const l = results.latency[kind];
+    if (l) c.push({ name: `${kind} bridge RSS, steady state (max)`, value: `${(l.rss.maxBytes / 2 ** 20).toFixed(0)} MB`, target: `≤ ${TARGETS.rssBytes / 2 ** 20} MB`, pass: l.rss.maxBytes <= TARGETS.rssBytes });
+  }
+}
+
+function table(): string {
+  const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MB`;
+  const ms = (x: number) => (Number.isNaN(x) ? '—' : `${fmt(x)} ms`);
+  const cores = (c: Cpu | undefined, keys: string[]) => (c ? keys.map((k) => `${k} ${(c[k] ?? 0).toFixed(2)}`).join(', ') : '—');
+  const ci = results.ceiling.influxdb;
+  const ce = results.ceiling.elasticsearch;
+  const tm = results.throughput.metrics;
+  const tl = results.throughput.logs;
+  const lm = results.latency.metrics;
+  const ll = results.latency.logs;
+  const le = results.latency.errorLogs;
+  const rows: [string, string, string][] = [
+    ['', 'metrics → InfluxDB', 'logs → Elasticsearch'],
+    ['1 raw ceiling, lines/s', ci ? `${fmt(ci.linesPerSecond)}  (${fmt(ci.lines)} in ${ci.seconds.toFixed(1)} s)` : '—', ce ? `${fmt(ce.linesPerSecond)}  (${fmt(ce.lines)} in ${ce.seconds.toFixed(1)} s)` : '—'],
+    ['  sink holds', ci ? `${fmt(ci.sinkCount)} / ${fmt(ci.lines)}` : '—', ce ? `${fmt(ce.sinkCount)} / ${fmt(ce.lines)}` : '—'],
+    ['2 bridge, lines/s', tm ? `${fmt(tm.linesPerSecond)}  (${fmt(tm.lines)} in ${tm.seconds.toFixed(1)} s)` : '—', tl ? `${fmt(tl.linesPerSecond)}  (${fmt(tl.lines)} in ${tl.seconds.toFixed(1)} s)` : '—'],
+    ['  from first line consumed', tm ? `${fmt(tm.linesPerSecondFromFirstConsumed)}  (${((tm.linesPerSecondFromFirstConsumed / (ci?.linesPerSecond ?? NaN)) * 100).toFixed(0)} %)` : '—', tl ? `${fmt(tl.linesPerSecondFromFirstConsumed)}  (${((tl.linesPerSecondFromFirstConsumed / (ce?.linesPerSecond ?? NaN)) * 100).toFixed(0)} %)` : '—'],
+    ['  ratio to ceiling (≥ 80 %)', tm ? `${(tm.ratioToCeiling * 100).toFixed(0)} %` : '—', tl ? `${(tl.ratioToCeiling * 100).toFixed(0)} %` : '—'],
+    ['  sink holds', tm ? `${fmt(tm.sinkCount)} / ${fmt(tm.lines)}` : '—', tl ? `${fmt(tl.sinkCount)} / ${fmt(tl.lines)}` : '—'],
+    ['  lines per batch, mean batch', tm ? `${fmt(tm.linesPerBatch)}, ${tm.meanBatchMs.toFixed(0)} ms` : '—', tl ? `${fmt(tl.linesPerBatch)}, ${tl.meanBatchMs.toFixed(0)} ms` : '—'],
+    ['3 latency p50 / p90 / p99 / max', lm ? `${ms(lm.p50Ms)} / ${ms(lm.p90Ms)} / ${ms(lm.p99Ms)} / ${ms(lm.maxMs)}` : '—', ll ? `${ms(ll.p50Ms)} / ${ms(ll.p90Ms)} / ${ms(ll.p99Ms)} / ${ms(ll.maxMs)}` : '—'],
+    ['  target p99', `≤ 1,000 ms`, `≤ 2,000 ms`],
+    ['  probes seen', lm ? `${lm.probesSeen} / ${lm.probes}` : '—', ll ? `${ll.probesSeen} / ${ll.probes}` : '—'],
+    ['  produced / written, lines/s', lm ? `${fmt(lm.producedPerSecond)} / ${fmt(lm.writtenPerSecond)}` : '—', ll ? `${fmt(ll.producedPerSecond)} / ${fmt(ll.writtenPerSecond)}` : '—'],
+    ['  lag at end, drain time', lm ? `${fmt(lm.lagAtEnd)} lines, ${lm.drainSeconds.toFixed(1)} s` : '—', ll ? `${fmt(ll.lagAtEnd)} lines, ${ll.drainSeconds.toFixed(1)} s` : '—'],
+    ['  sink holds', lm ? `${fmt(lm.sinkCount)} / ${fmt(lm.produced)}` : '—', ll ? `${fmt(ll.sinkCount)} / ${fmt(ll.produced)}` : '—'],
+    ['4 bridge RSS median / max', lm ? `${mb(lm.rss.medianBytes)} / ${mb(lm.rss.maxBytes)}` : '—', ll ? `${mb(ll.rss.medianBytes)} / ${mb(ll.rss.maxBytes)}` : '—'],
+    ['  target', '≤ 150 MB', '≤ 150 MB'],
+    ['  idle (joined, before traffic)', lm ? mb(lm.rss.idleBytes) : '—', ll ? mb(ll.rss.idleBytes) : '—'],
+    ['  V8 heap total / used, external', lm ? `${mb(lm.rss.heapTotalMedianBytes)} / ${mb(lm.rss.heapUsedMedianBytes)}, ${mb(lm.rss.externalMedianBytes)}` : '—', ll ? `${mb(ll.rss.heapTotalMedianBytes)} / ${mb(ll.rss.heapUsedMedianBytes)}, ${mb(ll.rss.externalMedianBytes)}` : '—'],
+    [`3+4 logs at ${fmt(S.errorLogRate)}/s (error rate)`, '', le ? `p50 ${ms(le.p50Ms)}, p99 ${ms(le.p99Ms)}, RSS ${mb(le.rss.medianBytes)} / ${mb(le.rss.maxBytes)}` : '—'],
+    ['  produced / written, lag at end', '', le ? `${fmt(le.producedPerSecond)} / ${fmt(le.writtenPerSecond)} lines/s, ${fmt(le.lagAtEnd)} lines` : '—'],
+    ['CPU, cores (of 2): ceiling', cores(ci?.cpuCores, ['influxdb', 'bench', 'others']), cores(ce?.cpuCores, ['elasticsearch', 'bench', 'others'])],
+    ['  throughput', cores(tm?.cpuCores, ['bridge', 'kafka', 'influxdb', 'others']), cores(tl?.cpuCores, ['bridge', 'kafka', 'elasticsearch', 'others'])],
+    ['  latency', cores(lm?.cpuCores, ['bridge', 'kafka', 'influxdb', 'bench', 'others']), cores(ll?.cpuCores, ['bridge', 'kafka', 'elasticsearch', 'bench', 'others'])],
+  ];
+  const w0 = Math.max(...rows.map((r) => r[0].length));
+  const w1 = Math.max(...rows.map((r) => r[1].length));
+  const lines = rows.map(([a, b, c]) => `${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}`);
+  lines.splice(1, 0, '-'.repeat(w0 + w1 + 30));
+  const checks = results.checks.map((c) => `${c.pass ? 'PASS' : 'MISS'}  ${c.name}: ${c.value} (target ${c.target})`);
+  const profiles = (['metrics', 'logs'] as const).flatMap((kind) => {
+    const p = results.throughput[kind]?.profile;
+    if (!p) return [];
+    return [
+      '',
+      `CPU profile of the ${kind} bridge during (2), ${fmt(p.totalMs)} ms on its main thread, by package / file:`,
+      ...p.groups.slice(0, 10).map((g) => `  ${(g.share * 100).toFixed(1).padStart(5)} %  ${g.name}`),
+      '  hottest functions (self time):',
+      ...p.functions.slice(0, 10).map((f) => `  ${(f.share * 100).toFixed(1).padStart(5)} %  ${f.name}`),
+    ];
+  });
+  return [
+    `cdnkit bridge benchmark, run ${run}: ${results.machine.cores} cores (${results.machine.cpu}), Node ${process.version}, load average at start ${(results.machine.loadavgAtStart as number[]).map((x) => x.toFixed(2)).join(' ')}`,
+    `bridge: ${CLI}${process.env.BENCH_NODE_FLAGS ? ` with ${process.env.BENCH_NODE_FLAGS}` : ''}; "others" below = CPU used by processes outside this benchmark (a busy machine skews every number)`,
+    '',
+    ...lines,
+    '',
+    ...checks,
+    ...(results.problems.length ? ['', 'problems:', ...results.problems.map((p) => `  - ${p}`)] : []),
+    ...(results.notes.length ? ['', 'notes:', ...[...new Set(results.notes)].map((p) => `  - ${p}`)] : []),
+    ...profiles,
+  ].join('\n');
+}
+
+function save(): string {
+  const file = join(benchDir, 'last.json');
+  writeFileSync(join(runDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  copyFileSync(join(runDir, 'results.json'), file);
+  return file;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Main
+
+async function main(): Promise<void> {
+  say(`cdnkit bridge benchmark; run files in ${runDir}`);
+  say(`private servers: Kafka 127.0.0.1:${S.kafkaPort}, Elasticsearch 127.0.0.1:${S.esPort}, InfluxDB 127.0.0.1:${S.influxPort}`);
+  const topics = Object.fromEntries([...Object.values(names.tput), ...Object.values(names.lat), names.lat2.logs].map((t) => [t, S.partitions]));
+  topics[names.dead] = 1;
+  const started = await step('bench: start private Kafka, Elasticsearch and InfluxDB', () =>
+    Promise.allSettled([startKafka({ port: S.kafkaPort, partitions: topics }), startElasticsearch({ port: S.esPort }), startInfluxDB({ port: S.influxPort })]),
+  );
+  for (const s of started) if (s.status === 'fulfilled') cleanups.push(() => s.value.stop());
+  const failed = started.flatMap((s) => (s.status === 'rejected' ? [s.reason as Error] : []));
+  if (failed.length > 0) throw new AggregateError(failed, failed.map((e) => e.message).join('; '));
+  [kafka, es, influx] = started.map((s) => (s as PromiseFulfilledResult<unknown>).value) as [RunningKafka, RunningElasticsearch, RunningInflux];
+  for (const s of [kafka, es, influx]) {
+    results.servers[s.name] = { url: s.url, started: s.started };
+    if (!s.started) say(`WARNING: ${s.name} at ${s.url} was already running and is reused: it is not private to this run`);
+  }
+  results.servers.versions = { kafka: kafka.version, elasticsearch: es.version };
+  esClient = new Client({ node: es.url, maxRetries: 0, requestTimeout: 60_000 });
+  cleanups.push(() => esClient.close());
+  kafkaClient = new Kafka({ clientId: 'cdnkit-bench', brokers: kafka.brokers, logLevel: logLevel.NOTHING });
+
+  await step('bench: buckets and index templates', async () => {
+    for (const b of Object.values(names.bucket)) await createBucket(b);
+    for (const p of Object.values(names.index)) await putTemplate(p);
+  });
+
+  const { metrics, logs } = await step(`bench: generate ${fmt(S.metricLines)} metric lines and ${fmt(S.logLines)} error logs`, async () => ({
+    metrics: metricLines(1, S.metricLines, BigInt(Date.now() - 3_600_000) * 1_000_000n),
+    logs: logLines(2, S.logLines, Date.now()),
+  }));
+  results.settings = { ...S };
+  (results.machine as Record<string, unknown>).meanLineBytes = {
+    metrics: Math.round(metrics.slice(0, 1000).reduce((s, l) => s + l.length, 0) / 1000),
+    logs: Math.round(logs.slice(0, 1000).reduce((s, l) => s + l.length, 0) / 1000),
+  };
+
+  await step('bench: pre-load the throughput topics (gzip, like the receivers)', async () => {
+    await produceAll(names.tput.metrics, metrics);
+    await produceAll(names.tput.logs, logs);
+  });
+
+  // Each phase stands alone: one that fails is reported and the others still run.
+  const phase = async <T>(name: string, work: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await step(name, work);
+    } catch (error) {
+      const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+      results.problems.push(`${name}: ${cause instanceof Error ? cause.message : String(cause)}`);
+      say(`  FAILED: ${cause instanceof Error ? cause.message : String(cause)}`);
+      return undefined;
+    }
+  };
+  await phase('bench: warm up both sinks (JIT, first index and shard creation; not measured)', async () => {
+    const w = Math.min(30_000, metrics.length);
+    await influxCeiling(metricLines(3, w, BigInt(Date.now() - 7_200_000) * 1_000_000n), names.bucket.warmup);
+    await elasticsearchCeiling(logLines(4, Math.min(w, logs.length), Date.now()), names.index.warmup);
+  });
+  results.ceiling.influxdb = await phase(`bench 1/4: raw ceiling, ${fmt(metrics.length)} lines → InfluxDB`, () => influxCeiling(metrics));
+  if (results.ceiling.influxdb) say(`  InfluxDB ceiling: ${fmt(results.ceiling.influxdb.linesPerSecond)} lines/s`);
+  results.ceiling.elasticsearch = await phase(`bench 1/4: raw ceiling, ${fmt(logs.length)} documents → Elasticsearch`, () => elasticsearchCeiling(logs));
+  if (results.ceiling.elasticsearch) say(`  Elasticsearch ceiling: ${fmt(results.ceiling.elasticsearch.linesPerSecond)} lines/s`);
+
+  results.throughput.metrics = await phase(`bench 2/4: metrics bridge drains ${fmt(metrics.length)} pre-loaded lines`, () =>
+    bridgeThroughput('metrics', metrics.length, results.ceiling.influxdb, () => countPoints(names.bucket.tput)),
+  );
+  if (results.throughput.metrics) say(`  metrics bridge: ${fmt(results.throughput.metrics.linesPerSecond)} lines/s`);
+  results.throughput.logs = await phase(`bench 2/4: logs bridge drains ${fmt(logs.length)} pre-loaded lines`, () =>
+    bridgeThroughput('logs', logs.length, results.ceiling.elasticsearch, () => countDocuments(names.index.tput)),
+  );
+  if (results.throughput.logs) say(`  logs bridge: ${fmt(results.throughput.logs.linesPerSecond)} lines/s`);
+
+  results.latency.metrics = await phase(`bench 3/4: metrics at ${fmt(S.rate)} lines/s for ${S.latencySeconds} s, probes into InfluxDB`, () => latencyPhase(metricsPlan()));
+  if (results.latency.metrics) say(`  metrics latency p50 ${fmt(results.latency.metrics.p50Ms)} ms, p99 ${fmt(results.latency.metrics.p99Ms)} ms`);
+  results.latency.logs = await phase(`bench 3/4: logs at ${fmt(S.rate)} lines/s for ${S.latencySeconds} s, probes into Elasticsearch`, () => latencyPhase(logsPlan()));
+  if (results.latency.logs) say(`  logs latency p50 ${fmt(results.latency.logs.p50Ms)} ms, p99 ${fmt(results.latency.logs.p99Ms)} ms`);
+  results.latency.errorLogs = await phase(`bench 3/4 (supplementary): logs at ${fmt(S.errorLogRate)} lines/s, the error rate of 20k requests/s, for ${S.errorLogSeconds} s`, () =>
+    latencyPhase(logsPlan('lat2'), S.errorLogRate, S.errorLogSeconds),
+  );
+  if (results.latency.errorLogs) say(`  logs latency at ${fmt(S.errorLogRate)}/s: p50 ${fmt(results.latency.errorLogs.p50Ms)} ms, p99 ${fmt(results.latency.errorLogs.p99Ms)} ms`);
+
+  const { ceiling: c, throughput: t, latency: l } = results;
+  for (const [what, expected, got] of [
+    ['InfluxDB ceiling', c.influxdb?.lines, c.influxdb?.sinkCount],
+    ['Elasticsearch ceiling', c.elasticsearch?.lines, c.elasticsearch?.sinkCount],
+    ['metrics bridge throughput', t.metrics?.lines, t.metrics?.sinkCount],
+    ['logs bridge throughput', t.logs?.lines, t.logs?.sinkCount],
+    ['metrics bridge latency', l.metrics?.produced, l.metrics?.sinkCount],
+    ['logs bridge latency', l.logs?.produced, l.logs?.sinkCount],
+    ['logs bridge latency at the error-log rate', l.errorLogs?.produced, l.errorLogs?.sinkCount],
+  ] as const) {
+    if (expected !== got) results.problems.push(`${what}: the sink holds ${got} lines, expected ${expected}`);
+  }
+}
+
+let exitCode = 0;
+try {
+  await main();
+} catch (error) {
+  exitCode = 1;
+  results.problems.push(`the benchmark could not run to the end: ${error instanceof Error ? error.message : String(error)}`);
+  say(`FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+} finally {
+  await step('bench: stop bridges and servers', cleanUp).catch(() => undefined);
+}
+(results.machine as Record<string, unknown>).loadavgAtEnd = loadavg();
+(results.machine as Record<string, unknown>).totalSeconds = (performance.now() - t0) / 1000;
+evaluate();
+if (results.problems.length > 0) exitCode = 1;
+const file = save();
+process.stdout.write(`\n${table()}\n\nnumbers: ${file}\n(run files, bridge logs${S.profile ? ', CPU profiles' : ''}: ${runDir})\n`);
+process.exit(exitCode);
