@@ -55,9 +55,10 @@ export function createRunner(options: RunnerOptions): Runner {
     heartbeatInterval: 3000,
     // A batch waits at most this long for more data: the time bound on batches.
     maxWaitTimeInMs: 250,
-    // And at most this much data: the size bound, and with it the bound on memory.
-    maxBytesPerPartition: 1 << 20,
-    maxBytes: 8 << 20,
+    // And at most this much data: the size bound, and with it the bound on memory. These count
+    // compressed bytes; gzip'd lines take about ten times more room once decoded.
+    maxBytesPerPartition: 256 << 10,
+    maxBytes: 1 << 20,
   });
   const producer: Producer = kafka.producer({
     allowAutoTopicCreation: false,
