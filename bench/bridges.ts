@@ -8,7 +8,7 @@
 //   4. memory        the bridge's VmRSS during (3)
 //
 // Targets are read, not asserted: the run prints PASS/MISS and exits 0 when it ran.
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { homedir, loadavg, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
@@ -22,7 +22,10 @@ import { step } from '../tests/harness/progress.js';
 import { startElasticsearch, type RunningElasticsearch } from '../tests/harness/services/elasticsearch.js';
 import { startInfluxDB, type RunningInflux } from '../tests/harness/services/influxdb.js';
 import { startKafka, type RunningKafka } from '../tests/harness/services/kafka.js';
-import { CLI, startBridge, type Bridge } from './lib/bridge.js';
+import { BUILT_CLI, startBridgeProcess, type BridgeProcess } from '../tests/integration/support/bridge-process.js';
+
+/** The build under test; BENCH_BRIDGE_CLI points at another (e.g. a patched copy) to compare. */
+const CLI = process.env.BENCH_BRIDGE_CLI ?? BUILT_CLI;
 import { logDocument, logLines, metricHead, metricLines, PROBE_API, rng } from './lib/data.js';
 import { cpuShares, cpuSnapshot, findProcesses, processTree, type CpuGroup, type CpuSnapshot } from './lib/proc.js';
 import { summarizeProfile, type ProfileSummary } from './lib/profile.js';
@@ -191,7 +194,7 @@ const names = {
   index: { warmup: `bench-warmup-${id}`, ceiling: `bench-ceiling-${id}`, tput: `bench-tput-${id}`, lat: `bench-lat-${id}`, lat2: `bench-lat2-${id}` },
 };
 
-function cpuGroups(bridge?: Bridge): CpuGroup[] {
+function cpuGroups(bridge?: BridgeProcess): CpuGroup[] {
   const influxPids = findProcesses('influxd', `127.0.0.1:${S.influxPort}`);
   return [
     ...(bridge ? [{ name: 'bridge', pids: () => [bridge.pid] }] : []),
@@ -310,8 +313,8 @@ async function groupLag(groupId: string, topic: string): Promise<number> {
 }
 
 /** The last warning or error a bridge logged (its JSON log), for a failure message. */
-function lastWarning(logFile: string): string {
-  const lines = readFileSync(logFile, 'utf8').trim().split('\n').reverse();
+function lastWarning(output: string): string {
+  const lines = output.trim().split('\n').reverse();
   for (const line of lines) {
     try {
       const entry = JSON.parse(line) as { level?: number; msg?: string; reason?: string };
@@ -406,14 +409,14 @@ async function elasticsearchCeiling(lines: string[], prefix = names.index.ceilin
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// 2. Bridge throughput on a pre-loaded topic
+// 2. BridgeProcess throughput on a pre-loaded topic
 
 const bridgeEnv = () => ({ CDNKIT_INFLUX_TOKEN: influx.token });
 
-async function launchBridge(kind: 'metrics' | 'logs', configFile: string, label: string, profile: boolean): Promise<{ bridge: Bridge; profileDir?: string }> {
+async function launchBridge(kind: 'metrics' | 'logs', configFile: string, label: string, profile: boolean): Promise<{ bridge: BridgeProcess; profileDir?: string }> {
   const profileDir = profile ? join(runDir, `cpuprofile-${kind}-${label}`) : undefined;
   const flags = [...(process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean), ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
-  const bridge = await startBridge(kind, configFile, bridgeEnv(), join(runDir, `bridge-${kind}-${label}.log`), flags);
+  const bridge = await startBridgeProcess(kind, configFile, bridgeEnv(), { cli: CLI, nodeFlags: flags, logFile: join(runDir, `bridge-${kind}-${label}.log`) });
   cleanups.push(() => bridge.stop(5000));
   return { bridge, profileDir };
 }
@@ -437,7 +440,7 @@ async function bridgeThroughput(kind: 'metrics' | 'logs', lines: number, ceiling
     if (firstConsumed === undefined && m.cdnkit_bridge_consumed_lines_total! > 0) firstConsumed = t;
     if (!first && written > 0) first = { t, written, cpu: cpuSnapshot(groups) };
     if (!first && t - spawned > 60_000) {
-      throw new Error(`bridge ${kind} wrote nothing in 60 s (${fmt(await bridge.metric('cdnkit_bridge_retried_lines_total').catch(() => 0))} lines retried); its last warning: ${lastWarning(bridge.logFile)}`);
+      throw new Error(`bridge ${kind} wrote nothing in 60 s (${fmt(await bridge.metric('cdnkit_bridge_retried_lines_total').catch(() => 0))} lines retried); its last warning: ${lastWarning(bridge.output())}`);
     }
     if (written >= lines) end = { t, cpu: cpuSnapshot(groups) };
     else {
@@ -598,7 +601,7 @@ async function latencyPhase(plan: LatencyPlan, rate = S.rate, seconds = S.latenc
     polling = false;
     await Promise.all([poller, sampler]);
     await producer.disconnect();
-    throw new Error(`bridge ${plan.kind} wrote nothing while ${fmt(sent)} lines were produced; its last warning: ${lastWarning(bridge.logFile)}`);
+    throw new Error(`bridge ${plan.kind} wrote nothing while ${fmt(sent)} lines were produced; its last warning: ${lastWarning(bridge.output())}`);
   }
   const lagAtEnd = await groupLag(`bench-${plan.kind}-${label}-${id}`, plan.topic);
   say(`  ${plan.kind}: production stopped at ${fmt(sent)} lines; lag ${fmt(lagAtEnd)}; draining`);

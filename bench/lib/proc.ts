@@ -71,14 +71,6 @@ export function machineCpu(): { busy: number; total: number } {
 }
 
 /** VmRSS in bytes, or undefined once the process is gone. */
-export function rssBytes(pid: number): number | undefined {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 export interface CpuGroup {
   name: string;

@@ -32,6 +32,12 @@ export function alive(pid: number): boolean {
 }
 
 /** The file's text, or '' when it cannot be read (missing, a directory, ...). */
+/** Resident memory of a process, bytes (VmRSS), or undefined once it is gone. */
+export function residentBytes(pid: number): number | undefined {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSafe(`/proc/${pid}/status`));
+  return match ? Number(match[1]) * 1024 : undefined;
+}
+
 export function readFileSafe(file: string): string {
   try {
     return readFileSync(file, 'utf8');

@@ -197,7 +197,7 @@ describe('bridges, end to end', () => {
 
     await Promise.all([produceLines(s.topics.metrics, manyPoints(template.ilp, 5000)), produceLines(s.topics.logs, manyLogs(template.json, 5000))]);
     await eventually('the first 5000 written', async () => (await s.points()) >= 5000 && (await s.documents()) >= 5000);
-    const rssBefore = Math.max(metrics.rss(), logs.rss());
+    const rssBefore = Math.max(metrics.rss() ?? 0, logs.rss() ?? 0);
 
     await Promise.all([influxProxy.cut(), esProxy.cut()]);
     const outageStarted = Date.now();
@@ -209,7 +209,7 @@ describe('bridges, end to end', () => {
     ]);
     let rssPeak = 0;
     while (Date.now() - outageStarted < 30_000) {
-      rssPeak = Math.max(rssPeak, metrics.rss(), logs.rss());
+      rssPeak = Math.max(rssPeak, metrics.rss() ?? 0, logs.rss() ?? 0);
       await new Promise((r) => setTimeout(r, 500));
     }
     await producing;

@@ -1,17 +1,17 @@
-// Bridges as the user runs them: `cdnkit bridge metrics|logs` child processes of the built CLI,
-// with a kit config written for the test, so a test can kill -9 one for real.
+// Bridges as the user runs them: `cdnkit bridge metrics|logs` child processes of the built CLI, so
+// a test can kill -9 one for real and the benchmark measures what users run. Both use this module.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import type { KitConfigInput } from '../../../src/config/schema.js';
 import { referenceConfig } from '../../../src/config/preset.js';
-import { freePort } from '../../harness/process.js';
+import { freePort, residentBytes } from '../../harness/process.js';
 
-const CLI = fileURLToPath(new URL('../../../dist/src/cli/main.js', import.meta.url));
-
+/** The built CLI. */
+export const BUILT_CLI = fileURLToPath(new URL('../../../dist/src/cli/main.js', import.meta.url));
 
 /** Writes a kit config file: the reference preset with the test's overrides. */
 export function writeKitConfig(overrides: Partial<KitConfigInput>): string {
@@ -20,64 +20,110 @@ export function writeKitConfig(overrides: Partial<KitConfigInput>): string {
   return file;
 }
 
+export interface BridgeOptions {
+  /** Another build of the CLI to run (the benchmark compares builds). */
+  cli?: string;
+  /** Flags for node itself, e.g. --cpu-prof. */
+  nodeFlags?: string[];
+  /** Also write everything the bridge prints to this file. */
+  logFile?: string;
+}
+
 export interface BridgeProcess {
+  kind: 'metrics' | 'logs';
   pid: number;
   /** http://127.0.0.1:<port> of its /metrics, /healthz, /readyz. */
   operations: string;
-  /** Everything it printed: structured JSON logs. */
+  logFile: string | undefined;
+  /** The last 200 KB it printed: structured JSON logs. */
   output(): string;
-  /** Resident memory, bytes, from /proc. */
-  rss(): number;
-  /** Counter or gauge value from /metrics (summed over label sets). */
+  /** Resident memory, bytes; undefined once it exited. */
+  rss(): number | undefined;
+  /** A counter or gauge from /metrics, summed over its label sets. */
   metric(name: string): Promise<number>;
+  /** Several, from one scrape. */
+  metrics(...names: string[]): Promise<Record<string, number>>;
+  /** Until /readyz answers 200 (consuming, and the sink answers). */
   waitReady(timeoutMs?: number): Promise<void>;
-  /** SIGTERM, and the exit code once it exited. */
-  stop(): Promise<number | null>;
+  /** Until its log says it joined the consumer group, whatever the sink does. */
+  waitJoined(timeoutMs?: number): Promise<void>;
+  /** "<status> <body>" of /readyz. */
+  readyz(): Promise<string>;
+  /** SIGTERM, SIGKILL after `graceMs`; the exit code. */
+  stop(graceMs?: number): Promise<number | null>;
   kill9(): Promise<void>;
+  exited(): boolean;
 }
 
-export async function startBridgeProcess(kind: 'metrics' | 'logs', configFile: string, env: Record<string, string>): Promise<BridgeProcess> {
-  if (!readFileSync(CLI)) throw new Error(`${CLI} is missing: run npm run build`);
+export function sumMetric(text: string, name: string): number {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
+    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+}
+
+export async function startBridgeProcess(
+  kind: 'metrics' | 'logs',
+  configFile: string,
+  env: Record<string, string>,
+  { cli = BUILT_CLI, nodeFlags = [], logFile }: BridgeOptions = {},
+): Promise<BridgeProcess> {
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run npm run build`);
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [CLI, 'bridge', kind, '-c', configFile], {
+  const child: ChildProcess = spawn(process.execPath, [...nodeFlags, cli, 'bridge', kind, '-c', configFile], {
     env: { ...process.env, ...env, CDNKIT_BRIDGE_LISTEN: `127.0.0.1:${port}` },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout!.on('data', (d) => (output = (output + d).slice(-200_000)));
-  child.stderr!.on('data', (d) => (output = (output + d).slice(-200_000)));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const log = logFile ? createWriteStream(logFile) : undefined;
+  for (const stream of [child.stdout!, child.stderr!]) {
+    stream.on('data', (d: Buffer) => {
+      output = (output + d.toString('utf8')).slice(-200_000);
+      log?.write(d);
+    });
+  }
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = () => child.exitCode !== null || child.signalCode !== null;
   const operations = `http://127.0.0.1:${port}`;
-  const bridge: BridgeProcess = {
+  const scrape = async () => (await fetch(`${operations}/metrics`)).text();
+  const where = () => (logFile ? `see ${logFile}` : `its output:\n${output.slice(-5000)}`);
+  const waitFor = async (what: string, done: () => Promise<boolean>, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (exited()) throw new Error(`bridge ${kind} exited with ${child.exitCode ?? child.signalCode}; ${where()}`);
+      if (await done()) return;
+      if (Date.now() > deadline) throw new Error(`bridge ${kind}: ${what} did not happen within ${timeoutMs} ms; ${where()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  return {
+    kind,
     pid: child.pid!,
     operations,
+    logFile,
     output: () => output,
-    rss: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) * 1024,
-    async metric(name) {
-      const text = await (await fetch(`${operations}/metrics`)).text();
-      return text
-        .split('\n')
-        .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
-        .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    rss: () => residentBytes(child.pid!),
+    metric: async (name) => sumMetric(await scrape(), name),
+    async metrics(...names) {
+      const text = await scrape();
+      return Object.fromEntries(names.map((n) => [n, sumMetric(text, n)]));
     },
-    async waitReady(timeoutMs = 60_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        if (child.exitCode !== null) throw new Error(`bridge ${kind} exited with ${child.exitCode}:\n${output}`);
-        const ready = await fetch(`${operations}/readyz`).then((r) => r.ok, () => false);
-        if (ready) return;
-        if (Date.now() > deadline) throw new Error(`bridge ${kind} not ready after ${timeoutMs} ms:\n${output.slice(-5000)}`);
-        await new Promise((r) => setTimeout(r, 200));
+    waitReady: (timeoutMs = 60_000) => waitFor('ready', () => fetch(`${operations}/readyz`).then((r) => r.ok, () => false), timeoutMs),
+    waitJoined: (timeoutMs = 60_000) => waitFor('joining the consumer group', async () => output.includes('"msg":"joined the consumer group"'), timeoutMs),
+    readyz: () => fetch(`${operations}/readyz`).then(async (r) => `${r.status} ${(await r.text()).trim()}`, (e: Error) => e.message),
+    async stop(graceMs = 20_000) {
+      if (!exited()) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+        await exit;
+        clearTimeout(timer);
       }
-    },
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      return exited;
+      return exit;
     },
     async kill9() {
       child.kill('SIGKILL');
-      await exited;
+      await exit;
     },
+    exited,
   };
-  return bridge;
 }
