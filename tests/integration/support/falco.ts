@@ -3,7 +3,7 @@ import { execFile, spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { promisify } from 'node:util';
 import { inject } from 'vitest';
-import { freePort } from '../../harness/process.js';
+import { freePort, portInUse } from '../../harness/process.js';
 
 const run = promisify(execFile);
 
@@ -51,7 +51,8 @@ export async function startSimulator(vclFile: string): Promise<Simulator> {
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output = (output + d).slice(-20_000)));
   const deadline = Date.now() + 15_000;
-  while (!output.includes('Simulator server starts')) {
+  // falco prints its banner before it listens (a CI run's first request was refused): wait for both.
+  while (!output.includes('Simulator server starts') || !(await portInUse(port))) {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`falco simulate did not start:\n${output}`);
     await new Promise((r) => setTimeout(r, 50));
   }
