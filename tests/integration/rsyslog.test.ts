@@ -10,7 +10,8 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { rsyslogConfig } from '../../generators/rsyslog.js';
 import { referenceKit } from './support/config.js';
 import { freshTopics, readTopic } from './support/kafka.js';
-import { freePort } from '../harness/process.js';
+import { freePort, portInUse } from '../harness/process.js';
+import { eventually } from './support/wait.js';
 
 const run = promisify(execFile);
 
@@ -66,7 +67,8 @@ describe('rsyslog receiver', () => {
       daemon.stdout.on('data', (d) => (daemonOutput += d));
       daemon.stderr.on('data', (d) => (daemonOutput += d));
       stops.push(() => daemon.kill('SIGTERM'));
-      await waitForPort(metricsPort, () => daemonOutput);
+      // rsyslogd opens its listeners one after the other: wait for both.
+      await eventually(`rsyslogd listening on ${logsPort} and ${metricsPort}`, async () => (await portInUse(logsPort)) && (await portInUse(metricsPort)), 20_000, () => daemonOutput);
 
       const json = '{"api_name":"orders \\"v2\\"","resp_status":503,"note":"ünïcödé, tab\\t"}';
       const ilp = 'cdnmetrics,product=api,api_name=orders_v2 elapsed_time=12i,time_to_first_byte=0.004 1522670899146991000';
@@ -79,20 +81,6 @@ describe('rsyslog receiver', () => {
     });
   });
 });
-
-async function waitForPort(port: number, log: () => string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => (socket.destroy(), resolve(true)));
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`rsyslogd did not listen on ${port} within ${timeoutMs} ms; its output:\n${log()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /** Newline-framed syslog over TCP, as Fastly and varnishncsa shippers send it. */
 async function sendLines(port: number, lines: string[]): Promise<void> {
