@@ -3,6 +3,7 @@
 //
 //   falco            Go module proxy, built with the local Go toolchain   -> <cache>/tools/falco-<tag>/bin
 //   consul-template  Go module proxy, built with the local Go toolchain   -> <cache>/tools/consul-template-<tag>/bin
+//   docker-compose   Go module proxy, built with the local Go toolchain   -> <cache>/tools/docker-compose-<tag>/bin
 //   varnishd, varnishncsa            Debian package `varnish`                 (apt-get, needs root)
 //   rsyslogd + omkafka               Debian packages `rsyslog`, `rsyslog-kafka` (apt-get, needs root)
 //
@@ -40,6 +41,16 @@ export const FALCO_PACKAGE = 'github.com/ysugimoto/falco/cmd/falco';
 export const CONSUL_TEMPLATE_VERSION = 'v0.43.0';
 export const CONSUL_TEMPLATE_MODULE = 'github.com/hashicorp/consul-template';
 export const CONSUL_TEMPLATE_PACKAGE = 'github.com/hashicorp/consul-template';
+
+/**
+ * Docker Compose, run standalone as `docker-compose` (its `config` needs no Docker engine). v5.5.1 is
+ * the newest release the module proxy here serves that builds: v5.6.0 and v5.7.0 require
+ * github.com/DefangLabs/secret-detector@v0.0.0-20260916192156-3e28d7ed64df, which the proxy answers
+ * with 403, and v5.7.0 also needs Go 1.26.10. From v5 on the module path ends in /v5 (v2 before).
+ */
+export const DOCKER_COMPOSE_VERSION = 'v5.5.1';
+export const DOCKER_COMPOSE_MODULE = 'github.com/docker/compose/v5';
+export const DOCKER_COMPOSE_PACKAGE = 'github.com/docker/compose/v5/cmd';
 
 /**
  * Debian bookworm's varnish. The upstream version (what `varnishd -V` prints) is enforced; the
@@ -118,8 +129,10 @@ async function binaryReports(bin: string, tool: GoTool): Promise<boolean> {
  * Equivalent to `GOBIN=<that folder> go install <pkg>@<version>`, but done as `go get` + `go install`
  * inside a throw-away wrapper module: `go install pkg@version` also asks the proxy for the module's
  * version list (to report deprecations), and the module proxy here answers that with 403 for
- * falco, which makes the plain form fail. The wrapper module requires only the tool, so minimal
- * version selection picks exactly the tool's own dependency versions, as `go install pkg@v` would.
+ * falco, which makes the plain form fail; and it refuses a module whose go.mod has exclude
+ * directives, as docker compose's does. The wrapper module requires only the tool, so minimal
+ * version selection picks the tool's own dependency versions (its excludes aside: compose's name
+ * modules it does not link).
  * The binary is built into a staging folder and renamed into place, so a half-built file never
  * counts as installed.
  */
@@ -161,7 +174,8 @@ async function installGoTool(tool: GoTool): Promise<string> {
     args.push(tool.pkg);
     await step(`${label}: go install ${tool.pkg} (GOBIN=${binDir}; a cold build takes 1-2 min)`, async () => {
       await mustRun(go, args, { cwd: work, env, stream: true });
-      const built = join(staging, tool.name);
+      // go install names the binary after the package's last path element (compose's is `cmd`).
+      const built = join(staging, basename(tool.pkg));
       if (!isExecutable(built)) throw new Error(`go install finished but ${built} is missing`);
       mkdirSync(binDir, { recursive: true });
       renameSync(built, bin);
@@ -213,6 +227,22 @@ export function ensureConsulTemplate(): Promise<string> {
       version: CONSUL_TEMPLATE_VERSION,
       versionArgs: ['-v'],
       versionText: `consul-template ${CONSUL_TEMPLATE_VERSION}`,
+    }),
+  );
+}
+
+/** Path to a docker-compose binary (`docker-compose version` prints "Docker Compose version v5.5.1"). */
+export function ensureDockerCompose(): Promise<string> {
+  return once('docker-compose', () =>
+    ensureGoTool({
+      name: 'docker-compose',
+      module: DOCKER_COMPOSE_MODULE,
+      pkg: DOCKER_COMPOSE_PACKAGE,
+      version: DOCKER_COMPOSE_VERSION,
+      // As compose's Makefile stamps release builds; without it `version` prints "dev".
+      ldflags: `-X ${DOCKER_COMPOSE_MODULE}/internal.Version=${DOCKER_COMPOSE_VERSION}`,
+      versionArgs: ['version'],
+      versionText: `Docker Compose version ${DOCKER_COMPOSE_VERSION}`,
     }),
   );
 }
@@ -434,11 +464,12 @@ async function printedVersion(bin: string, args: string[], pattern: RegExp): Pro
 }
 
 /** Everything above, in order; meant for the vitest globalSetup. */
-export async function ensureAllTools(): Promise<{ falco: string; consulTemplate: string; varnish: Varnish; rsyslog: Rsyslog }> {
-  // The two apt installs share the apt lock anyway; the two Go builds would compete for two cores.
+export async function ensureAllTools(): Promise<{ falco: string; consulTemplate: string; dockerCompose: string; varnish: Varnish; rsyslog: Rsyslog }> {
+  // The two apt installs share the apt lock anyway; the Go builds would compete for two cores.
   const varnish = await ensureVarnish();
   const rsyslog = await ensureRsyslog();
   const falco = await ensureFalco();
   const consulTemplate = await ensureConsulTemplate();
-  return { falco, consulTemplate, varnish, rsyslog };
+  const dockerCompose = await ensureDockerCompose();
+  return { falco, consulTemplate, dockerCompose, varnish, rsyslog };
 }
