@@ -3,13 +3,14 @@
 // to the tests with `inject`, and stops what it started at the end. A program or server that cannot
 // be obtained fails the run here, naming the step and the reason: no integration test is skipped.
 import type { TestProject } from 'vitest/node';
-import { ensureConsulTemplate, ensureFalco, ensureRsyslog, ensureVarnish } from './tools.js';
+import { ensureConsulTemplate, ensureDockerCompose, ensureFalco, ensureRsyslog, ensureVarnish } from './tools.js';
 import { startServices, type ServiceAddresses } from './services/index.js';
 import { progress } from './progress.js';
 
 export interface ToolPaths {
   falco: string;
   consulTemplate: string;
+  dockerCompose: string;
   varnishd: string;
   varnishncsa: string;
   rsyslogd: string;
@@ -28,11 +29,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // reads better alone. Servers then start together.
   const falco = await ensureFalco();
   const consulTemplate = await ensureConsulTemplate();
+  const dockerCompose = await ensureDockerCompose();
   const varnish = await ensureVarnish();
   const rsyslog = await ensureRsyslog();
   project.provide('tools', {
     falco,
     consulTemplate,
+    dockerCompose,
     varnishd: varnish.varnishd,
     varnishncsa: varnish.varnishncsa,
     rsyslogd: rsyslog.rsyslogd,

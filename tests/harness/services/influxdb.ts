@@ -54,7 +54,8 @@ export interface StartInfluxOptions {
   token?: string;
 }
 
-const DEFAULTS = { org: 'cdnkit', bucket: 'cdnkit', token: 'cdnkit-test-operator-token' };
+/** The org, bucket and operator token the harness sets up (compose/test.yml sets up the same). */
+export const DEFAULT_INFLUX_IDENTITY = { org: 'cdnkit', bucket: 'cdnkit', token: 'cdnkit-test-operator-token' };
 
 // ---------------------------------------------------------------------------------------------
 // obtain
@@ -231,9 +232,9 @@ export function startInfluxDB(options: StartInfluxOptions = {}): Promise<Running
   let handle = handles.get(url);
   if (!handle) {
     handle = obtainServer(url, {
-      org: options.org ?? process.env.CDNKIT_INFLUX_ORG ?? DEFAULTS.org,
-      bucket: options.bucket ?? process.env.CDNKIT_INFLUX_BUCKET ?? DEFAULTS.bucket,
-      token: options.token ?? process.env.CDNKIT_INFLUX_TOKEN ?? DEFAULTS.token,
+      org: options.org ?? process.env.CDNKIT_INFLUX_ORG ?? DEFAULT_INFLUX_IDENTITY.org,
+      bucket: options.bucket ?? process.env.CDNKIT_INFLUX_BUCKET ?? DEFAULT_INFLUX_IDENTITY.bucket,
+      token: options.token ?? process.env.CDNKIT_INFLUX_TOKEN ?? DEFAULT_INFLUX_IDENTITY.token,
     });
     handles.set(url, handle);
     handle.catch(() => handles.delete(url));
