@@ -19,20 +19,19 @@ export interface StartedServices {
   stop(): Promise<void>;
 }
 
-/** Fixed ports, so `npm run services:up` and a later `npm test` meet on the same servers. */
-export const INFLUXDB_PORT = 18086;
-
 export function referenceTopics(): Record<string, number> {
   const { topics } = kitConfigSchema.parse(referenceConfig).kafka;
   return Object.fromEntries(Object.values(topics).map((t) => [t.name, t.partitions]));
 }
 
 export async function startServices(): Promise<StartedServices> {
-  // Settle all three before deciding: a failure must not leave the others starting unseen.
+  // Settle all three before deciding: a failure must not leave the others starting unseen. Each at
+  // its fixed default address (or CDNKIT_KAFKA_BROKERS, CDNKIT_ES_URL, CDNKIT_INFLUX_URL), so
+  // `npm run services:up` and a later `npm test` meet on the same servers.
   const [kafka, elasticsearch, influxdb] = await Promise.allSettled([
     startKafka({ partitions: referenceTopics() }),
     startElasticsearch(),
-    startInfluxDB({ port: INFLUXDB_PORT }),
+    startInfluxDB(),
   ]);
   const running = [kafka, elasticsearch, influxdb].flatMap((r) => (r.status === 'fulfilled' ? [r.value as RunningService] : []));
   const stop = async () => {
