@@ -3,8 +3,6 @@
 // stop on SIGTERM or SIGINT.
 import type { Server } from 'node:http';
 import type { KitConfig } from '../config/schema.js';
-import { elasticsearchSink } from './elasticsearch-sink.js';
-import { influxSink } from './influxdb-sink.js';
 import { createRunner, type Runner } from './runner.js';
 import { serveOperations } from './server.js';
 import type { Sink } from './sink.js';
@@ -41,8 +39,10 @@ function requireEnv(name: string, what: string): string {
   return value;
 }
 
-function sinkFor(kind: BridgeKind, config: KitConfig): Sink {
+/** Loads only the client this bridge writes with: each is tens of MB of resident memory. */
+async function sinkFor(kind: BridgeKind, config: KitConfig): Promise<Sink> {
   if (kind === 'metrics') {
+    const { influxSink } = await import('./influxdb-sink.js');
     const influx = config.sinks.influxdb;
     return influxSink({
       url: env(BRIDGE_ENV.influxUrl) ?? influx.url,
@@ -52,6 +52,7 @@ function sinkFor(kind: BridgeKind, config: KitConfig): Sink {
     });
   }
   const es = config.sinks.elasticsearch;
+  const { elasticsearchSink } = await import('./elasticsearch-sink.js');
   return elasticsearchSink(config, {
     url: env(BRIDGE_ENV.elasticsearchUrl) ?? es.url,
     indexPrefix: es.indexPrefix,
@@ -63,7 +64,7 @@ export async function startBridge(kind: BridgeKind, config: KitConfig): Promise<
   const settings = config.bridges[kind];
   const log = bridgeLogger(kind);
   const metrics = bridgeMetrics(kind);
-  const sink = sinkFor(kind, config);
+  const sink = await sinkFor(kind, config);
   const runner: Runner = createRunner({
     bridge: kind,
     brokers: (env(BRIDGE_ENV.brokers) ?? config.kafka.brokers.join(',')).split(',').map((b) => b.trim()),
