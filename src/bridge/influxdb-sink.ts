@@ -1,11 +1,11 @@
 // The metrics sink: line protocol into InfluxDB 2.x.
 //
-// Every line is parsed strictly first (src/ilp), so a malformed line is dead-lettered with the
+// Every line is checked strictly first (src/ilp), so a malformed line is dead-lettered with the
 // parser's reason instead of failing a whole write. A line without a timestamp gets its Kafka
 // timestamp: InfluxDB overwrites a point with the same series and time, so a replay after a crash
 // rewrites the same points instead of adding new ones.
 import { HttpError, InfluxDB, type WriteApi } from '@influxdata/influxdb-client';
-import { parseLine } from '../ilp/line-protocol.js';
+import { checkLine } from '../ilp/line-protocol.js';
 import { unwrapLine } from '../ingest/unwrap.js';
 import { combine, recordText, written, type Sink, type SourceRecord, type WriteOutcome } from './sink.js';
 
@@ -88,8 +88,7 @@ export function influxSink(options: InfluxSinkOptions): Sink {
       for (const record of records) {
         const line = unwrapLine(recordText(record)).payload;
         try {
-          const point = parseLine(line);
-          valid.push({ record, line: point.timestamp === undefined ? `${line.trimEnd()} ${record.timestamp}000000` : line });
+          valid.push({ record, line: checkLine(line).timestamped ? line : `${line.trimEnd()} ${record.timestamp}000000` });
         } catch (error) {
           rejected.push({ record, reason: `invalid line protocol: ${(error as Error).message}` });
         }

@@ -5,6 +5,8 @@
 
 import { HttpError, InfluxDB, Point, setLogger, type Logger } from '@influxdata/influxdb-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkLine } from '../../src/ilp/line-protocol.js';
+import { ILP_ACCEPTED, ILP_REJECTED } from '../fixtures/ilp-lines.js';
 import { createBucket, startInfluxDB, type RunningInflux } from '../harness/services/influxdb.js';
 
 let influx: RunningInflux;
@@ -35,8 +37,8 @@ async function clientWrite(lines: string[]): Promise<void> {
 }
 
 /** Writes a body over plain HTTP and returns the status and parsed JSON body (if any). */
-async function rawWrite(body: string): Promise<{ status: number; body: unknown }> {
-  const params = new URLSearchParams({ org: influx.org, bucket, precision: 'ns' });
+async function rawWrite(body: string, into = bucket): Promise<{ status: number; body: unknown }> {
+  const params = new URLSearchParams({ org: influx.org, bucket: into, precision: 'ns' });
   const res = await fetch(`${influx.url}/api/v2/write?${params}`, {
     method: 'POST',
     headers: { authorization: `Token ${influx.token}`, 'content-type': 'text/plain; charset=utf-8' },
@@ -290,3 +292,32 @@ describe('ILP edge cases on a real influxd', () => {
     );
   });
 });
+
+describe("the bridge's line check agrees with influxd", () => {
+  // A line the check lets through but influxd cannot parse would fail its whole batch (400); a
+  // line the check refuses but influxd would store is a point lost to the dead-letter topic. A
+  // point influxd parses but refuses (422) is the sink's to sort, by splitting the batch. Each line
+  // goes alone into a bucket of its own, so no type stored by another line decides its fate.
+  it('influxd parses every line the check accepts and refuses to parse every line it rejects', async () => {
+    const verdicts: { line: string; checked: boolean; influxd: number; message?: string }[] = [];
+    for (const [i, line] of [...ILP_ACCEPTED, ...ILP_REJECTED.map(([rejected]) => rejected)].entries()) {
+      const own = `${bucket}_agree_${i}`;
+      await createBucket(influx, own);
+      const res = await rawWrite(line, own);
+      verdicts.push({ line, checked: accepts(line), influxd: res.status, message: (res.body as { message?: string } | undefined)?.message });
+    }
+    const disagreements = verdicts.filter((v) => (v.influxd !== 400) !== v.checked);
+    expect(disagreements).toEqual([]);
+    // 422 only where the fixture says so: the lone `time` field.
+    expect(verdicts.filter((v) => v.influxd === 422).map((v) => v.line)).toEqual(['m time=1']);
+  });
+});
+
+function accepts(line: string): boolean {
+  try {
+    checkLine(line);
+    return true;
+  } catch {
+    return false;
+  }
+}

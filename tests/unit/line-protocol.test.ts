@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatLine, IlpSyntaxError, normaliseTagValue, parseLine, type IlpPoint } from '../../src/ilp/line-protocol.js';
+import { ILP_ACCEPTED, ILP_REJECTED } from '../fixtures/ilp-lines.js';
+import { checkLine, formatLine, IlpSyntaxError, normaliseTagValue, parseLine, type IlpPoint } from '../../src/ilp/line-protocol.js';
 
 describe('line protocol parser', () => {
   it('reads the reference cdnmetrics line', () => {
@@ -27,27 +28,7 @@ describe('line protocol parser', () => {
     expect(parseLine('m,path=a\\b f=1i').tags.path).toBe('a\\b');
   });
 
-  it.each([
-    ['m,t= f=1', 'empty value of tag "t"'],
-    ['m,=v f=1', 'empty tag key'],
-    ['m f=', 'has no value'],
-    ['m', 'expected a space before the fields'],
-    ['m ', 'empty field key'],
-    ['m f=1i2', 'is not a number'],
-    ['m f=9223372036854775808i', 'signed 64-bit'],
-    ['m f=-1u', 'unsigned 64-bit range'],
-    ['m f=abc', 'not a number, boolean or quoted string'],
-    ['m f="open', 'no closing quote'],
-    ['m f=1 12a', 'timestamp must be an integer'],
-    ['m,a=1,a=2 f=1', 'duplicate tag key'],
-    ['m f=1,f=2', 'duplicate field key'],
-    ['m,_x=1 f=1', 'reserves'],
-    ['m time=1', '"time" cannot be a field key'],
-    ['m,t=a f=1 1 2', 'timestamp must be an integer'],
-    [',t=a f=1', 'empty measurement'],
-    ['m,pop=LON\\\\,b=x f=1', 'ends in a backslash'],
-    ['m a\\\\=1', 'ends in a backslash'],
-  ])('rejects %j (%s)', (line, reason) => {
+  it.each(ILP_REJECTED)('rejects %j (%s)', (line, reason) => {
     expect(() => parseLine(line)).toThrow(IlpSyntaxError);
     expect(() => parseLine(line)).toThrow(reason);
   });
@@ -70,5 +51,22 @@ describe('line protocol parser', () => {
     expect(normaliseTagValue('', 'none')).toBe('none');
     expect(normaliseTagValue(undefined, 'none')).toBe('none');
     expect(normaliseTagValue('a\\b\n\tc "d",e=f', 'none')).toBe('a_b__c__d__e_f');
+  });
+});
+
+describe("checkLine, the bridge's check without building the point", () => {
+  it.each(ILP_ACCEPTED)('accepts %j as parseLine does, and sees whether it has a timestamp', (line) => {
+    expect(checkLine(line).timestamped).toBe(parseLine(line).timestamp !== undefined);
+  });
+
+  it.each(ILP_REJECTED)('rejects %j with the same words as parseLine (%s)', (line, reason) => {
+    expect(() => parseLine(line)).toThrow(reason);
+    let parseError: unknown;
+    try {
+      parseLine(line);
+    } catch (error) {
+      parseError = error;
+    }
+    expect(() => checkLine(line)).toThrow((parseError as Error).message);
   });
 });
