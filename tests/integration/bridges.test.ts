@@ -86,8 +86,18 @@ async function stack(name: string, sinks: { influxUrl?: string; elasticsearchUrl
     },
     points: () => countPoints(bucket),
     async documents() {
-      await es().indices.refresh({ index: `${indexPrefix}-*`, ignore_unavailable: true, allow_no_indices: true });
-      return (await es().count({ index: `${indexPrefix}-*`, ignore_unavailable: true, allow_no_indices: true })).count;
+      const index = `${indexPrefix}-*`;
+      // A bulk may have just created a daily index whose shard is still starting: a count then
+      // fails with no_shard_available_action_exception for a moment (seen in CI). Ask again.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await es().indices.refresh({ index, ignore_unavailable: true, allow_no_indices: true });
+          return (await es().count({ index, ignore_unavailable: true, allow_no_indices: true })).count;
+        } catch (error) {
+          if (attempt === 40 || !/no_shard_available/.test(String((error as Error).message))) throw error;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
     },
   };
 }
