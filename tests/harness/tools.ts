@@ -462,14 +462,3 @@ async function printedVersion(bin: string, args: string[], pattern: RegExp): Pro
   if (!match?.[1]) throw new Error(`could not find a version in the output of ${basename(bin)} ${args.join(' ')}: ${tailOf(result.stdout + result.stderr, 3)}`);
   return match[1];
 }
-
-/** Everything above, in order; meant for the vitest globalSetup. */
-export async function ensureAllTools(): Promise<{ falco: string; consulTemplate: string; dockerCompose: string; varnish: Varnish; rsyslog: Rsyslog }> {
-  // The two apt installs share the apt lock anyway; the Go builds would compete for two cores.
-  const varnish = await ensureVarnish();
-  const rsyslog = await ensureRsyslog();
-  const falco = await ensureFalco();
-  const consulTemplate = await ensureConsulTemplate();
-  const dockerCompose = await ensureDockerCompose();
-  return { falco, consulTemplate, dockerCompose, varnish, rsyslog };
-}
