@@ -2,10 +2,13 @@
 // sink, dead-letter what it refuses, retry what it could not take, and commit a partition's offset
 // only once every line up to it is acknowledged by the sink or safely in the dead-letter topic.
 //
-// Each partition's batches are processed one after another, so the committed offset is always the
-// end of a contiguous acknowledged prefix; several partitions run side by side. While the sink is
-// down, a batch waits here — heartbeating so the group keeps the partition — and no further batch
-// of that partition is fetched: consumption pauses instead of buffering without bound.
+// Each partition's batches are written one after another, so the committed offset is always the
+// end of a contiguous acknowledged prefix; several partitions run side by side. A batch is written
+// in its partition's lane while kafkajs fetches and decodes the next one (it fetches only once
+// eachBatch returns: without lanes, fetching and writing never overlapped). That next batch waits
+// for the lane, so a partition holds at most two batches. While the sink is down, the written
+// batch retries — heartbeating so the group keeps the partition — and the waiting one blocks the
+// fetch loop: consumption pauses instead of buffering without bound.
 import type { Logger } from 'pino';
 import kafkajs, { type Consumer, type EachBatchPayload, type Producer } from 'kafkajs';
 import { deadLetter, reasonKind } from './dead-letter.js';
@@ -118,18 +121,67 @@ export function createRunner(options: RunnerOptions): Runner {
     const delay = Math.min(options.maxRetryDelayMs, retryAfterMs ?? exponential * (0.75 + Math.random() / 2));
     const until = Date.now() + delay;
     while (Date.now() < until) {
-      if (!payload.isRunning() || payload.isStale()) return false;
+      if (!stillOurs(payload)) return false;
       await payload.heartbeat();
       await new Promise((r) => setTimeout(r, Math.min(1000, until - Date.now())));
     }
-    return payload.isRunning() && !payload.isStale();
+    return stillOurs(payload);
+  }
+
+  /** False once the bridge stops or the partition was sought elsewhere: leave the rest uncommitted. */
+  function stillOurs(payload: EachBatchPayload): boolean {
+    return !stopping && payload.isRunning() && !payload.isStale();
+  }
+
+  /** Writes one chunk and commits up to its last offset; anything not committed is replayed later. */
+  async function writeAndCommit(records: SourceRecord[], payload: EachBatchPayload): Promise<void> {
+    const started = process.hrtime.bigint();
+    const { topic, partition, offset: last } = records[records.length - 1]!;
+    if (!(await deliver(records, payload))) {
+      log.info({ partition }, 'partition revoked or bridge stopping; the unacknowledged batch will be replayed');
+      return;
+    }
+    try {
+      await consumer.commitOffsets([{ topic, partition, offset: (BigInt(last) + 1n).toString() }]);
+    } catch (error) {
+      // Commits are cumulative: the partition's next commit covers these lines, or a replay does.
+      log.warn({ partition, error: (error as Error).message }, 'offset commit failed');
+      return;
+    }
+    metrics.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+  }
+
+  /** The chunk being written per partition ("topic:partition"), until it is committed or let go. */
+  const lanes = new Map<string, Promise<void>>();
+
+  /**
+   * A chunk that failed (say, the dead-letter topic was unreachable) must not be passed over: a
+   * later chunk's commit would cover its lines. After a pause, the partition is sought back to the
+   * chunk's first offset (with autoCommit off that commits nothing), which also makes the batch
+   * waiting for the lane stale, so it is dropped and fetched again after the failed one.
+   */
+  async function replayFrom(records: SourceRecord[], error: unknown): Promise<void> {
+    const { topic, partition, offset } = records[0]!;
+    log.error({ partition, offset, error: error instanceof Error ? error.message : String(error) }, 'writing a batch failed; replaying it');
+    for (const until = Date.now() + options.maxRetryDelayMs; Date.now() < until && !stopping; ) await new Promise((r) => setTimeout(r, 250));
+    if (stopping) return; // left uncommitted: the next start replays it
+    try {
+      consumer.seek({ topic, partition, offset });
+    } catch (seekError) {
+      log.warn({ partition, error: (seekError as Error).message }, 'could not seek back; a restart replays the batch');
+    }
   }
 
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
+    const lane = `${batch.topic}:${batch.partition}`;
     for (let start = 0; start < batch.messages.length; start += options.maxBatchLines) {
-      if (!payload.isRunning() || payload.isStale()) return;
-      const started = process.hrtime.bigint();
+      while (lanes.has(lane)) {
+        await Promise.race([lanes.get(lane), new Promise((r) => setTimeout(r, 1000))]);
+        if (!stillOurs(payload)) return;
+        await payload.heartbeat();
+      }
+      if (!stillOurs(payload)) return;
       const chunk = batch.messages.slice(start, start + options.maxBatchLines);
       const records: SourceRecord[] = chunk.map((m) => ({
         topic: batch.topic,
@@ -140,15 +192,14 @@ export function createRunner(options: RunnerOptions): Runner {
         value: m.value,
       }));
       metrics.consumed.inc(records.length);
-      if (!(await deliver(records, payload))) {
-        log.info({ partition: batch.partition }, 'partition revoked or bridge stopping; the unacknowledged batch will be replayed');
-        return;
-      }
-      const last = chunk[chunk.length - 1]!.offset;
-      payload.resolveOffset(last);
-      await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
-      metrics.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      await payload.heartbeat();
+      lanes.set(
+        lane,
+        writeAndCommit(records, payload)
+          .catch((error: unknown) => replayFrom(records, error))
+          .finally(() => lanes.delete(lane)),
+      );
+      // Moves the fetch position on, not the committed offset: that waits for the sink.
+      payload.resolveOffset(chunk[chunk.length - 1]!.offset);
     }
     metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
   }
@@ -168,7 +219,9 @@ export function createRunner(options: RunnerOptions): Runner {
     async stop() {
       if (stopping) return;
       stopping = true;
-      // consumer.stop() waits for the batches in flight; they commit what the sink acknowledged.
+      // The chunks being written finish and commit (or, while the sink is down, let go at once)
+      // before the consumer leaves the group.
+      await Promise.all(lanes.values());
       await consumer.stop();
       await consumer.disconnect();
       await producer.disconnect();

@@ -15,7 +15,7 @@ import { startBridgeProcess, writeKitConfig, type BridgeProcess } from './suppor
 import { eventually } from './support/wait.js';
 import { referenceKit } from './support/config.js';
 import { fastlyTraffic, trafficPlan, varnishTraffic, type EdgeLines } from './support/edge-traffic.js';
-import { freshTopics, produceLines, readMessages } from './support/kafka.js';
+import { freshTopics, produceLines, readMessages, testKafka } from './support/kafka.js';
 import { startTcpProxy } from './support/tcp-proxy.js';
 
 const run = randomUUID().slice(0, 8);
@@ -39,6 +39,7 @@ afterAll(async () => {
 
 interface Stack {
   topics: { logs: string; metrics: string; dead: string };
+  groups: { metrics: string; logs: string };
   bucket: string;
   indexPrefix: string;
   configFile: string;
@@ -55,6 +56,7 @@ async function stack(name: string, sinks: { influxUrl?: string; elasticsearchUrl
   await createBucket(influx, bucket);
   const indexPrefix = `bridge-${name}-${run}`;
   prefixes.push(indexPrefix);
+  const groups = { metrics: `metrics-${name}-${run}`, logs: `logs-${name}-${run}` };
   const overrides: Partial<KitConfigInput> = {
     kafka: {
       brokers: inject('services').kafka.brokers,
@@ -65,8 +67,8 @@ async function stack(name: string, sinks: { influxUrl?: string; elasticsearchUrl
       elasticsearch: { url: sinks.elasticsearchUrl ?? inject('services').elasticsearch.url, indexPrefix },
     },
     bridges: {
-      metrics: { groupId: `metrics-${name}-${run}`, maxRetryDelayMs: 2000 },
-      logs: { groupId: `logs-${name}-${run}`, maxRetryDelayMs: 2000 },
+      metrics: { groupId: groups.metrics, maxRetryDelayMs: 2000 },
+      logs: { groupId: groups.logs, maxRetryDelayMs: 2000 },
     },
   };
   await es().indices.putIndexTemplate({ name: indexPrefix, ...(indexTemplate(referenceKit(overrides)) as object) });
@@ -74,6 +76,7 @@ async function stack(name: string, sinks: { influxUrl?: string; elasticsearchUrl
   const env = { CDNKIT_INFLUX_TOKEN: influx.token };
   return {
     topics,
+    groups,
     bucket,
     indexPrefix,
     configFile,
@@ -198,6 +201,33 @@ describe('bridges, end to end', () => {
     expect(await s.documents()).toBe(total);
   });
 
+  it('on SIGTERM finish the batches in flight, commit them and exit 0: the committed offsets match what the sinks hold', async () => {
+    const s = await stack('term');
+    const total = 30_000;
+    const first = [await s.start('metrics'), await s.start('logs')];
+    const producing = Promise.all([
+      produceLines(s.topics.metrics, manyPoints(edges[0]!.ilp[0]!, total), STREAM),
+      produceLines(s.topics.logs, manyLogs(edges[0]!.json[0]!, total), STREAM),
+    ]);
+    await eventually('both bridges writing', async () => (await first[0]!.metric('cdnkit_bridge_written_lines_total')) > 0 && (await first[1]!.metric('cdnkit_bridge_written_lines_total')) > 0);
+    expect(await Promise.all(first.map((b) => b.stop()))).toEqual([0, 0]);
+    // Every line written is committed and every line committed is written: a restart neither
+    // writes anything twice nor skips anything.
+    const points = await s.points();
+    const documents = await s.documents();
+    expect(points).toBeLessThan(total);
+    expect(await committedLines(s.groups.metrics, s.topics.metrics)).toBe(points);
+    expect(await committedLines(s.groups.logs, s.topics.logs)).toBe(documents);
+
+    await producing;
+    await s.start('metrics');
+    await s.start('logs');
+    await eventually('all points', async () => (await s.points()) >= total, 120_000);
+    await eventually('all documents', async () => (await s.documents()) >= total, 120_000);
+    expect(await s.points()).toBe(total);
+    expect(await s.documents()).toBe(total);
+  });
+
   it('pause while a sink is down for 30 s, with bounded memory, and catch up with nothing lost', async () => {
     const [influxProxy, esProxy] = [await startTcpProxy(influx.url), await startTcpProxy(inject('services').elasticsearch.url)];
     const s = await stack('outage', { influxUrl: influxProxy.url, elasticsearchUrl: esProxy.url });
@@ -253,6 +283,29 @@ describe('bridges, end to end', () => {
     expect(await s.points()).toBe(total);
   });
 
+  it('hold the offset while the dead-letter topic cannot be written, and go on with nothing lost once it can', async () => {
+    const s = await stack('dlq');
+    const admin = testKafka().admin();
+    await admin.connect();
+    await admin.deleteTopics({ topics: [s.topics.dead] });
+    const good = manyPoints(edges[0]!.ilp[0]!, 300);
+    const bad = 'cdnmetrics,pop= elapsed_time=1i 1';
+    await produceLines(s.topics.metrics, [...good.slice(0, 150), bad, ...good.slice(150)]);
+    const bridge = await startBridgeProcess('metrics', s.configFile, s.env);
+    running.push(bridge);
+    await bridge.waitJoined();
+    await eventually('the bridge committing', async () => (await committedLines(s.groups.metrics, s.topics.metrics)) > 0);
+    await new Promise((r) => setTimeout(r, 3000));
+    // The chunk holding the bad line cannot be acknowledged, so its partition's offset stays put.
+    expect(await committedLines(s.groups.metrics, s.topics.metrics)).toBeLessThan(good.length + 1);
+
+    await admin.createTopics({ topics: [{ topic: s.topics.dead, numPartitions: 1 }], waitForLeaders: true });
+    await admin.disconnect();
+    await eventually('every line committed', async () => (await committedLines(s.groups.metrics, s.topics.metrics)) === good.length + 1, 60_000);
+    expect((await readMessages(s.topics.dead, 1)).map((m) => m.value)).toEqual([bad]);
+    expect(await s.points()).toBe(good.length);
+  });
+
   it('dead-letter only the line InfluxDB rejects and only the document Elasticsearch cannot map; their batch-mates are written', async () => {
     const s = await stack('reject');
     const good = manyPoints(edges[0]!.ilp[0]!, 10);
@@ -280,6 +333,18 @@ describe('bridges, end to end', () => {
     expect(await s.documents()).toBe(10);
   });
 });
+
+/** Lines a group has committed on a fresh topic: its committed offsets, summed over partitions. */
+async function committedLines(groupId: string, topic: string): Promise<number> {
+  const admin = testKafka().admin();
+  await admin.connect();
+  try {
+    const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return committed!.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
 
 function shuffle<T>(items: T[]): T[] {
   const out = [...items];
