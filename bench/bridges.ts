@@ -16,6 +16,7 @@ import { InfluxDB } from '@influxdata/influxdb-client';
 import kafkajs from 'kafkajs';
 import { stringify } from 'yaml';
 import { indexTemplate } from '../generators/elasticsearch.js';
+import { writeLines } from '../src/bridge/influxdb-sink.js';
 import { referenceConfig } from '../src/config/preset.js';
 import { kitConfigSchema, type KitConfigInput } from '../src/config/schema.js';
 import { step } from '../tests/harness/progress.js';
@@ -363,17 +364,8 @@ async function influxCeiling(lines: string[], bucket = names.bucket.ceiling): Pr
   const before = cpuSnapshot(cpuGroups());
   const started = performance.now();
   await pool(requests, S.ceilingConcurrency, async (batch) => {
-    // The same client settings as the bridge's sink: one explicit flush, gzip, no client retries.
-    const api = client.getWriteApi(influx.org, bucket, 'ns', {
-      // (Number.MAX_SAFE_INTEGER, as the sink has it, throws: the client allocates an array that long.)
-      batchSize: batch.length + 1,
-      flushInterval: 0,
-      maxRetries: 0,
-      gzipThreshold: 1000,
-      writeFailed: (error: Error) => Promise.reject(error),
-    });
-    api.writeRecords(batch);
-    await api.close();
+    // As the bridge's sink writes: one request, gzip, no client retries.
+    await writeLines(client, { org: influx.org, bucket }, batch);
   });
   const seconds = (performance.now() - started) / 1000;
   const cpu = cpuShares(before, cpuSnapshot(cpuGroups()));
