@@ -6,9 +6,10 @@
 // end of a contiguous acknowledged prefix; several partitions run side by side. A batch is written
 // in its partition's lane while kafkajs fetches and decodes the next one (it fetches only once
 // eachBatch returns: without lanes, fetching and writing never overlapped). That next batch waits
-// for the lane, so a partition holds at most two batches. While the sink is down, the written
-// batch retries — heartbeating so the group keeps the partition — and the waiting one blocks the
-// fetch loop: consumption pauses instead of buffering without bound.
+// for room in the lane (a few chunks), so a partition holds at most a few batches. While the sink
+// is down, the written chunk retries — heartbeating so the group keeps the partition — and the
+// batch waiting for room blocks the fetch loop: consumption pauses instead of buffering without
+// bound.
 import type { Logger } from 'pino';
 import kafkajs, { type Consumer, type EachBatchPayload, type Producer } from 'kafkajs';
 import { deadLetter, reasonKind } from './dead-letter.js';
@@ -151,14 +152,21 @@ export function createRunner(options: RunnerOptions): Runner {
     metrics.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
   }
 
-  /** The chunk being written per partition ("topic:partition"), until it is committed or let go. */
-  const lanes = new Map<string, Promise<void>>();
+  /**
+   * Per partition ("topic:partition"): the chunks handed over and not yet committed or let go,
+   * written one after another. A fetch brings up to about 10,000 lines a partition (256 KiB of
+   * gzip'd lines), 2 or 3 chunks: with room for 4, a whole batch is handed over while the one
+   * before it is still being written, so eachBatch returns and kafkajs fetches the next at once.
+   * Measured: 86-93k lines/s into InfluxDB with room for 1 or 2 chunks, 110k with 4.
+   */
+  const lanes = new Map<string, Promise<void>[]>();
+  const LANE_CHUNKS = 4;
 
   /**
    * A chunk that failed (say, the dead-letter topic was unreachable) must not be passed over: a
    * later chunk's commit would cover its lines. After a pause, the partition is sought back to the
    * chunk's first offset (with autoCommit off that commits nothing), which also makes the batch
-   * waiting for the lane stale, so it is dropped and fetched again after the failed one.
+   * waiting for room and the chunks queued behind it stale: they are dropped and fetched again.
    */
   async function replayFrom(records: SourceRecord[], error: unknown): Promise<void> {
     const { topic, partition, offset } = records[0]!;
@@ -176,8 +184,10 @@ export function createRunner(options: RunnerOptions): Runner {
     const { batch } = payload;
     const lane = `${batch.topic}:${batch.partition}`;
     for (let start = 0; start < batch.messages.length; start += options.maxBatchLines) {
-      while (lanes.has(lane)) {
-        await Promise.race([lanes.get(lane), new Promise((r) => setTimeout(r, 1000))]);
+      const queue = lanes.get(lane) ?? [];
+      lanes.set(lane, queue);
+      while (queue.length >= LANE_CHUNKS) {
+        await Promise.race([queue[0], new Promise((r) => setTimeout(r, 1000))]);
         if (!stillOurs(payload)) return;
         await payload.heartbeat();
       }
@@ -192,12 +202,12 @@ export function createRunner(options: RunnerOptions): Runner {
         value: m.value,
       }));
       metrics.consumed.inc(records.length);
-      lanes.set(
-        lane,
-        writeAndCommit(records, payload)
-          .catch((error: unknown) => replayFrom(records, error))
-          .finally(() => lanes.delete(lane)),
-      );
+      // After the chunk before it; skipped if that one was let go or failed (the partition is stale).
+      const written: Promise<void> = (queue[queue.length - 1] ?? Promise.resolve())
+        .then(() => (stillOurs(payload) ? writeAndCommit(records, payload) : undefined))
+        .catch((error: unknown) => replayFrom(records, error))
+        .finally(() => queue.splice(queue.indexOf(written), 1));
+      queue.push(written);
       // Moves the fetch position on, not the committed offset: that waits for the sink.
       payload.resolveOffset(chunk[chunk.length - 1]!.offset);
     }
@@ -221,7 +231,7 @@ export function createRunner(options: RunnerOptions): Runner {
       stopping = true;
       // The chunks being written finish and commit (or, while the sink is down, let go at once)
       // before the consumer leaves the group.
-      await Promise.all(lanes.values());
+      await Promise.all([...lanes.values()].flat());
       await consumer.stop();
       await consumer.disconnect();
       await producer.disconnect();

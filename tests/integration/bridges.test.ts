@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from '@elastic/elasticsearch';
 import { InfluxDB } from '@influxdata/influxdb-client';
+import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { indexTemplate } from '../../generators/elasticsearch.js';
 import { DEAD_LETTER_HEADERS } from '../../src/bridge/dead-letter.js';
@@ -18,6 +19,7 @@ import { fastlyTraffic, trafficPlan, varnishTraffic, type EdgeLines } from './su
 import { freshTopics, produceLines, readMessages, testKafka } from './support/kafka.js';
 import { startTcpProxy } from './support/tcp-proxy.js';
 
+const { ConfigResourceTypes } = kafkajs;
 const run = randomUUID().slice(0, 8);
 /** A steady stream of about 10,000 lines a second. */
 const STREAM = { chunk: 500, everyMs: 50 };
@@ -300,6 +302,33 @@ describe('bridges, end to end', () => {
     expect(await committedLines(s.groups.metrics, s.topics.metrics)).toBeLessThan(good.length + 1);
 
     await admin.createTopics({ topics: [{ topic: s.topics.dead, numPartitions: 1 }], waitForLeaders: true });
+    await admin.disconnect();
+    await eventually('every line committed', async () => (await committedLines(s.groups.metrics, s.topics.metrics)) === good.length + 1, 60_000);
+    expect((await readMessages(s.topics.dead, 1)).map((m) => m.value)).toEqual([bad]);
+    expect(await s.points()).toBe(good.length);
+  });
+
+  it('replay a chunk whose dead letter the topic refuses for good, commit nothing past it, and go on once it fits', async () => {
+    const s = await stack('replay');
+    const admin = testKafka().admin();
+    await admin.connect();
+    const limit = (bytes: number) =>
+      admin.alterConfigs({
+        validateOnly: false,
+        resources: [{ type: ConfigResourceTypes.TOPIC, name: s.topics.dead, configEntries: [{ name: 'max.message.bytes', value: String(bytes) }] }],
+      });
+    // MESSAGE_TOO_LARGE is not retriable: the chunk fails, and the runner seeks back to replay it.
+    await limit(1024);
+    const good = manyPoints(edges[0]!.ilp[0]!, 300);
+    const bad = `cdnmetrics,pop=${'x'.repeat(4000)},region= elapsed_time=1i 1`;
+    await produceLines(s.topics.metrics, [...good.slice(0, 150), bad, ...good.slice(150)]);
+    const bridge = await startBridgeProcess('metrics', s.configFile, s.env);
+    running.push(bridge);
+    await bridge.waitJoined();
+    await eventually('a replay of the failed chunk', () => (bridge.output().match(/writing a batch failed; replaying it/g) ?? []).length >= 2, 30_000, bridge.output);
+    expect(await committedLines(s.groups.metrics, s.topics.metrics)).toBeLessThan(good.length + 1);
+
+    await limit(1_048_576);
     await admin.disconnect();
     await eventually('every line committed', async () => (await committedLines(s.groups.metrics, s.topics.metrics)) === good.length + 1, 60_000);
     expect((await readMessages(s.topics.dead, 1)).map((m) => m.value)).toEqual([bad]);
