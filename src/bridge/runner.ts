@@ -134,6 +134,9 @@ export function createRunner(options: RunnerOptions): Runner {
     },
   );
 
+  // The assignment that commits are checked against. kafkajs announces it a microtask after it
+  // starts committing for the new generation: a commit starting in between could still cover a
+  // partition just lost, though only with lines this member wrote, so nothing is skipped.
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     consuming = true;
     const assigned = Object.entries(e.payload.memberAssignment).flatMap(([topic, partitions]) => partitions.map((p) => laneKey(topic, p)));
