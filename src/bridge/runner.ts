@@ -2,19 +2,18 @@
 // sink, dead-letter what it refuses, retry what it could not take, and commit a partition's offset
 // only once every line up to it is acknowledged by the sink or safely in the dead-letter topic.
 //
-// Each partition's batches are written one after another, so the committed offset is always the
-// end of a contiguous acknowledged prefix; several partitions run side by side. A batch is written
-// in its partition's lane while kafkajs fetches and decodes the next one (it fetches only once
-// eachBatch returns: without lanes, fetching and writing never overlapped). That next batch waits
-// for room in the lane (a few chunks), so a partition holds at most a few batches. While the sink
-// is down, the written chunk retries — heartbeating so the group keeps the partition — and the
-// batch waiting for room blocks the fetch loop: consumption pauses instead of buffering without
-// bound.
+// eachBatch splits each fetched batch into chunks (bounded by lines and bytes) and hands them to
+// their partition's lane (lanes.ts), which writes them in order while kafkajs fetches the next
+// batch. Handing over waits for room (the lines and bytes held, the writes in flight), so while
+// the sink is down consumption pauses instead of buffering without bound. The consumer-lag gauge
+// is refreshed on a timer from the group's committed offsets, so it keeps growing in an outage.
 import type { Logger } from 'pino';
-import kafkajs, { type Consumer, type EachBatchPayload, type Producer } from 'kafkajs';
+import kafkajs, { type Admin, type Consumer, type EachBatchPayload, type Producer } from 'kafkajs';
 import { deadLetter, reasonKind } from './dead-letter.js';
+import { classifyKafkaError } from './kafka-errors.js';
+import { laneKey, Lanes, splitIntoChunks, type Chunk } from './lanes.js';
 import type { Sink, SourceRecord } from './sink.js';
-import type { BridgeMetrics } from './telemetry.js';
+import { LAG_REFRESH_MS, type BridgeMetrics } from './telemetry.js';
 
 const { Kafka, logLevel, Partitioners } = kafkajs;
 
@@ -26,7 +25,10 @@ export interface RunnerOptions {
   deadLetterTopic: string;
   sink: Sink;
   maxBatchLines: number;
-  partitionsConcurrently: number;
+  maxBatchBytes: number;
+  maxHeldLines: number;
+  maxHeldBytes: number;
+  maxConcurrentWrites: number;
   maxRetryDelayMs: number;
   metrics: BridgeMetrics;
   log: Logger;
@@ -34,7 +36,7 @@ export interface RunnerOptions {
 
 export interface Runner {
   start(): Promise<void>;
-  /** Finishes the batch in flight (or abandons its retry, uncommitted), commits, leaves the group. */
+  /** Finishes the chunks being written (or abandons their retries, uncommitted), commits, leaves the group. */
   stop(): Promise<void>;
   /** Joined the group and not crashed. */
   isConsuming(): boolean;
@@ -43,6 +45,13 @@ export interface Runner {
 }
 
 const FIRST_RETRY_DELAY_MS = 200;
+const COMMIT_ATTEMPTS = 5;
+
+/** A chunk as the runner hands it over: its records, and how to commit on the consumer that fetched it. */
+interface RecordChunk extends Chunk {
+  records: SourceRecord[];
+  payload: EachBatchPayload;
+}
 
 export function createRunner(options: RunnerOptions): Runner {
   const { log, metrics, sink } = options;
@@ -71,39 +80,96 @@ export function createRunner(options: RunnerOptions): Runner {
     // Dead letters carry no key that must map to a partition: the default partitioner is fine.
     createPartitioner: Partitioners.DefaultPartitioner,
   });
+  // The lag refresh has its own few retries: a timer must not queue up behind an unreachable Kafka.
+  const admin: Admin = kafka.admin({ retry: { retries: 2, initialRetryTime: 300, maxRetryTime: 2000 } });
   let consuming = false;
   let stopping = false;
   let reportCrash: (error: Error) => void = () => undefined;
   const crashed = new Promise<Error>((resolve) => (reportCrash = resolve));
 
+  const lanes = new Lanes<RecordChunk>(
+    {
+      maxHeldLines: options.maxHeldLines,
+      maxHeldBytes: options.maxHeldBytes,
+      maxConcurrentWrites: options.maxConcurrentWrites,
+      replayDelayMs: options.maxRetryDelayMs,
+    },
+    {
+      deliver,
+      // One attempt, on the consumer that fetched the chunk: kafkajs's own commit retries for as
+      // long as it likes, and a retry after a rebalance would commit for the new generation.
+      commit: (chunk, next) =>
+        chunk.payload.commitOffsetsIfNecessary({ topics: [{ topic: chunk.topic, partitions: [{ partition: chunk.partition, offset: next }] }] }),
+      retryCommit(chunk, error, attempt) {
+        const info = classifyKafkaError(error);
+        const again = info.kind === 'retriable' && attempt < COMMIT_ATTEMPTS;
+        // Commits are cumulative: the partition's next commit covers these lines, or a replay does.
+        if (info.kind === 'rebalance') log.info({ partition: chunk.partition, error: info }, 'offset commit refused: the group is rebalancing');
+        else log.warn({ partition: chunk.partition, attempt, error: info }, again ? 'offset commit failed; trying again' : 'offset commit failed');
+        return again;
+      },
+      seek: (chunk) => consumer.seek({ topic: chunk.topic, partition: chunk.partition, offset: chunk.first }),
+      failed(chunk, error) {
+        const info = classifyKafkaError(error);
+        const where = { partition: chunk.partition, offset: chunk.first, error: info };
+        if (info.kind === 'fatal') log.error(where, 'writing a batch failed; replaying it');
+        else if (info.kind === 'retriable') log.warn(where, 'Kafka is unavailable for now; replaying the batch after a pause');
+        else log.info(where, 'the group is rebalancing; the batch is fetched again by whoever owns its partition');
+      },
+      letGo(chunk, why) {
+        const where = { partition: chunk.partition, offset: chunk.first, lines: chunk.lines, why };
+        if (why === 'revoked') log.info(where, 'partition no longer ours: its chunk is left uncommitted to its new owner');
+        else log.debug(where, 'chunk left uncommitted; it is fetched again');
+      },
+      halted(error) {
+        log.error({ error: error.message }, 'could not seek back to a failed batch; crashing so that a restart resumes from the last commit');
+        consuming = false;
+        reportCrash(error);
+      },
+      observe({ heldLines, heldBytes, writes }) {
+        metrics.heldLines.set(heldLines);
+        metrics.heldBytes.set(heldBytes);
+        metrics.writesInFlight.set(writes);
+      },
+    },
+  );
+
+  // The assignment that commits are checked against. kafkajs announces it a microtask after it
+  // starts committing for the new generation: a commit starting in between could still cover a
+  // partition just lost, though only with lines this member wrote, so nothing is skipped.
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     consuming = true;
+    const assigned = Object.entries(e.payload.memberAssignment).flatMap(([topic, partitions]) => partitions.map((p) => laneKey(topic, p)));
+    lanes.assign(assigned);
     log.info({ memberId: e.payload.memberId, assigned: e.payload.memberAssignment }, 'joined the consumer group');
   });
   consumer.on(consumer.events.CRASH, (e) => {
     consuming = false;
-    log.error({ error: e.payload.error?.message, restart: e.payload.restart }, 'consumer crashed');
+    log.error({ error: classifyKafkaError(e.payload.error), restart: e.payload.restart }, 'consumer crashed');
     if (!e.payload.restart && !stopping) reportCrash(e.payload.error ?? new Error('the Kafka consumer crashed'));
   });
   consumer.on(consumer.events.DISCONNECT, () => {
     consuming = false;
   });
 
-  /** Delivers records until none is left to retry; false when the partition must be abandoned. */
-  async function deliver(records: SourceRecord[], payload: EachBatchPayload): Promise<boolean> {
-    let pending = records;
+  /** Delivers a chunk's records until none is left to retry; false when they must be let go. */
+  async function deliver(chunk: RecordChunk, stillOurs: () => boolean): Promise<boolean> {
+    let pending = chunk.records;
     let retryAfterMs: number | undefined;
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (attempt > 0) {
         metrics.retried.inc(pending.length);
-        if (!(await waitToRetry(attempt, retryAfterMs, payload))) return false;
+        if (!(await waitToRetry(attempt, retryAfterMs, stillOurs))) return false;
       }
-      const outcome = await sink.write(pending).catch((error: unknown) => ({
-        rejected: [],
-        retry: pending,
-        retryReason: `unexpected sink error: ${error instanceof Error ? error.message : String(error)}`,
-        retryAfterMs: undefined,
-      }));
+      const batch = pending;
+      const outcome = await lanes.writeSlot(() =>
+        sink.write(batch).catch((error: unknown) => ({
+          rejected: [],
+          retry: batch,
+          retryReason: `unexpected sink error: ${error instanceof Error ? error.message : String(error)}`,
+          retryAfterMs: undefined,
+        })),
+      );
       await deadLetter(producer, options.deadLetterTopic, options.bridge, outcome.rejected);
       for (const { reason } of outcome.rejected) metrics.deadLettered.inc({ reason: reasonKind(reason) });
       metrics.written.inc(pending.length - outcome.rejected.length - outcome.retry.length);
@@ -116,84 +182,31 @@ export function createRunner(options: RunnerOptions): Runner {
     return true;
   }
 
-  /** Backs off (exponential, capped, or as the sink asked), heartbeating; false if we must let go. */
-  async function waitToRetry(attempt: number, retryAfterMs: number | undefined, payload: EachBatchPayload): Promise<boolean> {
+  /** Backs off (exponential, capped, or as the sink asked); false once the chunk must be let go. */
+  async function waitToRetry(attempt: number, retryAfterMs: number | undefined, stillOurs: () => boolean): Promise<boolean> {
     const exponential = Math.min(options.maxRetryDelayMs, FIRST_RETRY_DELAY_MS * 2 ** (attempt - 1));
     const delay = Math.min(options.maxRetryDelayMs, retryAfterMs ?? exponential * (0.75 + Math.random() / 2));
-    const until = Date.now() + delay;
-    while (Date.now() < until) {
-      if (!stillOurs(payload)) return false;
-      await payload.heartbeat();
-      await new Promise((r) => setTimeout(r, Math.min(1000, until - Date.now())));
-    }
-    return stillOurs(payload);
+    for (const until = Date.now() + delay; stillOurs() && Date.now() < until; ) await lanes.changed(until - Date.now());
+    return stillOurs();
   }
 
-  /** False once the bridge stops or the partition was sought elsewhere: leave the rest uncommitted. */
-  function stillOurs(payload: EachBatchPayload): boolean {
-    return !stopping && payload.isRunning() && !payload.isStale();
-  }
-
-  /** Writes one chunk and commits up to its last offset; anything not committed is replayed later. */
-  async function writeAndCommit(records: SourceRecord[], payload: EachBatchPayload): Promise<void> {
-    const started = process.hrtime.bigint();
-    const { topic, partition, offset: last } = records[records.length - 1]!;
-    if (!(await deliver(records, payload))) {
-      log.info({ partition }, 'partition revoked or bridge stopping; the unacknowledged batch will be replayed');
-      return;
-    }
-    try {
-      await consumer.commitOffsets([{ topic, partition, offset: (BigInt(last) + 1n).toString() }]);
-    } catch (error) {
-      // Commits are cumulative: the partition's next commit covers these lines, or a replay does.
-      log.warn({ partition, error: (error as Error).message }, 'offset commit failed');
-      return;
-    }
-    metrics.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-  }
-
-  /**
-   * Per partition ("topic:partition"): the chunks handed over and not yet committed or let go,
-   * written one after another. A fetch brings up to about 10,000 lines a partition (256 KiB of
-   * gzip'd lines), 2 or 3 chunks: with room for 4, a whole batch is handed over while the one
-   * before it is still being written, so eachBatch returns and kafkajs fetches the next at once.
-   * Measured: 86-93k lines/s into InfluxDB with room for 1 or 2 chunks, 110k with 4.
-   */
-  const lanes = new Map<string, Promise<void>[]>();
-  const LANE_CHUNKS = 4;
-
-  /**
-   * A chunk that failed (say, the dead-letter topic was unreachable) must not be passed over: a
-   * later chunk's commit would cover its lines. After a pause, the partition is sought back to the
-   * chunk's first offset (with autoCommit off that commits nothing), which also makes the batch
-   * waiting for room and the chunks queued behind it stale: they are dropped and fetched again.
-   */
-  async function replayFrom(records: SourceRecord[], error: unknown): Promise<void> {
-    const { topic, partition, offset } = records[0]!;
-    log.error({ partition, offset, error: error instanceof Error ? error.message : String(error) }, 'writing a batch failed; replaying it');
-    for (const until = Date.now() + options.maxRetryDelayMs; Date.now() < until && !stopping; ) await new Promise((r) => setTimeout(r, 250));
-    if (stopping) return; // left uncommitted: the next start replays it
-    try {
-      consumer.seek({ topic, partition, offset });
-    } catch (seekError) {
-      log.warn({ partition, error: (seekError as Error).message }, 'could not seek back; a restart replays the batch');
-    }
+  /** Whether this batch may still be handed over: the bridge goes on and no seek made it stale. */
+  function stillFetching(payload: EachBatchPayload): boolean {
+    return lanes.accepting() && payload.isRunning() && !payload.isStale();
   }
 
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
-    const lane = `${batch.topic}:${batch.partition}`;
-    for (let start = 0; start < batch.messages.length; start += options.maxBatchLines) {
-      const queue = lanes.get(lane) ?? [];
-      lanes.set(lane, queue);
-      while (queue.length >= LANE_CHUNKS) {
-        await Promise.race([queue[0], new Promise((r) => setTimeout(r, 1000))]);
-        if (!stillOurs(payload)) return;
+    const messageBytes = (m: (typeof batch.messages)[number]) => (m.value?.length ?? 0) + (m.key?.length ?? 0);
+    for (const chunk of splitIntoChunks(batch.messages, messageBytes, options.maxBatchLines, options.maxBatchBytes)) {
+      // Waiting for room pauses the fetch loop: heartbeat meanwhile, so the group keeps us.
+      while (!lanes.hasRoom(batch.topic, batch.partition, chunk.items.length, chunk.bytes)) {
+        await lanes.changed(1000);
+        if (!stillFetching(payload)) return;
         await payload.heartbeat();
       }
-      if (!stillOurs(payload)) return;
-      const chunk = batch.messages.slice(start, start + options.maxBatchLines);
-      const records: SourceRecord[] = chunk.map((m) => ({
+      if (!stillFetching(payload)) return;
+      const records: SourceRecord[] = chunk.items.map((m) => ({
         topic: batch.topic,
         partition: batch.partition,
         offset: m.offset,
@@ -202,42 +215,76 @@ export function createRunner(options: RunnerOptions): Runner {
         value: m.value,
       }));
       metrics.consumed.inc(records.length);
-      // After the chunk before it; skipped if that one was let go or failed (the partition is stale).
-      const written: Promise<void> = (queue[queue.length - 1] ?? Promise.resolve())
-        .then(() => (stillOurs(payload) ? writeAndCommit(records, payload) : undefined))
-        .catch((error: unknown) => replayFrom(records, error))
-        .finally(() => queue.splice(queue.indexOf(written), 1));
-      queue.push(written);
+      const last = records[records.length - 1]!.offset;
+      lanes.handOver({ topic: batch.topic, partition: batch.partition, first: records[0]!.offset, last, lines: records.length, bytes: chunk.bytes, records, payload });
       // Moves the fetch position on, not the committed offset: that waits for the sink.
-      payload.resolveOffset(chunk[chunk.length - 1]!.offset);
+      payload.resolveOffset(last);
     }
-    metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
+  }
+
+  /**
+   * Lag per assigned partition: the high watermark minus the group's committed offset (the
+   * earliest retained offset before the first commit), as Kafka itself reports it, so it grows
+   * while nothing is committed.
+   */
+  async function refreshLag(): Promise<void> {
+    const [committed] = await admin.fetchOffsets({ groupId: options.groupId, topics: [options.topic] });
+    const watermarks = await admin.fetchTopicOffsets(options.topic);
+    metrics.lag.reset();
+    for (const { partition, high, low } of watermarks) {
+      if (!lanes.isAssigned(laneKey(options.topic, partition))) continue;
+      const offset = Number(committed?.partitions.find((p) => p.partition === partition)?.offset ?? -1);
+      metrics.lag.set({ topic: options.topic, partition: String(partition) }, Math.max(0, Number(high) - (offset >= 0 ? offset : Number(low))));
+    }
+  }
+
+  let lagTimer: NodeJS.Timeout | undefined;
+  let lagRefresh: Promise<void> = Promise.resolve();
+  let lagFailing = false;
+  function scheduleLag(delayMs: number): void {
+    lagTimer = setTimeout(() => {
+      lagRefresh = refreshLag().then(
+        () => {
+          if (lagFailing) log.info('consumer lag readable again');
+          lagFailing = false;
+        },
+        (error: unknown) => {
+          if (!lagFailing) log.warn({ error: classifyKafkaError(error) }, 'cannot read the consumer lag; the gauge keeps its last values');
+          lagFailing = true;
+        },
+      );
+      void lagRefresh.then(() => {
+        if (!stopping) scheduleLag(LAG_REFRESH_MS);
+      });
+    }, delayMs);
   }
 
   return {
     async start() {
       await producer.connect();
+      await admin.connect();
       await consumer.connect();
       await consumer.subscribe({ topic: options.topic, fromBeginning: true });
-      await consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: options.partitionsConcurrently,
-        eachBatch,
-      });
+      // One partition's batch at a time (kafkajs's default): handing over is quick, and the bounds
+      // that matter — lines held, writes in flight — are the lanes'.
+      await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch });
+      scheduleLag(0);
     },
     async stop() {
       if (stopping) return;
       stopping = true;
+      clearTimeout(lagTimer);
       // The chunks being written finish and commit (or, while the sink is down, let go at once)
       // before the consumer leaves the group.
-      await Promise.all([...lanes.values()].flat());
+      await lanes.stop();
+      await lagRefresh;
       await consumer.stop();
       await consumer.disconnect();
+      await admin.disconnect();
       await producer.disconnect();
       consuming = false;
     },
-    isConsuming: () => consuming,
+    isConsuming: () => consuming && !lanes.halted,
     crashed,
   };
 }

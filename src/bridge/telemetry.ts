@@ -3,6 +3,9 @@
 import pino, { type Logger } from 'pino';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+/** How often the consumer-lag gauge is refreshed from the group's committed offsets. */
+export const LAG_REFRESH_MS = 5000;
+
 export interface BridgeMetrics {
   registry: Registry;
   consumed: Counter;
@@ -11,6 +14,9 @@ export interface BridgeMetrics {
   deadLettered: Counter<'reason'>;
   batchSeconds: Histogram;
   lag: Gauge<'topic' | 'partition'>;
+  heldLines: Gauge;
+  heldBytes: Gauge;
+  writesInFlight: Gauge;
 }
 
 export function bridgeMetrics(bridge: string): BridgeMetrics {
@@ -36,8 +42,23 @@ export function bridgeMetrics(bridge: string): BridgeMetrics {
     }),
     lag: new Gauge({
       name: 'cdnkit_bridge_consumer_lag_lines',
-      help: 'Messages behind the partition high watermark after the last batch',
+      help: `Messages beyond the group's committed offset (the partition's high watermark minus it), per partition assigned to this instance; refreshed every ${LAG_REFRESH_MS / 1000} s`,
       labelNames: ['topic', 'partition'],
+      registers: [registry],
+    }),
+    heldLines: new Gauge({
+      name: 'cdnkit_bridge_held_lines',
+      help: 'Lines read from Kafka and not yet committed or let go (bounded by maxHeldLines)',
+      registers: [registry],
+    }),
+    heldBytes: new Gauge({
+      name: 'cdnkit_bridge_held_bytes',
+      help: 'Bytes of those lines (bounded by maxHeldBytes)',
+      registers: [registry],
+    }),
+    writesInFlight: new Gauge({
+      name: 'cdnkit_bridge_sink_writes_in_flight',
+      help: 'Requests to the sink in flight (bounded by maxConcurrentWrites)',
       registers: [registry],
     }),
   };

@@ -17,6 +17,7 @@ const name = (what: string) =>
     .regex(NAME, `${what} must start with a letter and contain only letters, digits, "_" and "-"`);
 
 const port = z.int().min(1).max(65535);
+const MiB = 2 ** 20;
 
 export const FIELD_TYPES = ['string', 'integer', 'float', 'boolean', 'timestamp', 'ip'] as const;
 export const FIELD_ROLES = ['log', 'tag', 'field'] as const;
@@ -77,8 +78,43 @@ const bridgeSchema = (groupId: string, port: number) =>
       groupId: z.string().min(1).default(groupId).describe('Kafka consumer group; instances in one group share the partitions'),
       listen: z.string().regex(HOST_PORT, 'host:port').default(`0.0.0.0:${port}`).describe('Where /metrics, /healthz and /readyz are served'),
       maxBatchLines: z.int().min(1).max(100_000).default(5000).describe('Most lines in one write to the sink'),
-      partitionsConcurrently: z.int().min(1).max(64).default(3).describe('Partitions processed at once by one instance'),
+      maxBatchBytes: z
+        .int()
+        .min(1024)
+        .max(100 * MiB)
+        .default(8 * MiB)
+        .describe(
+          'Most bytes of lines in one write to the sink (a longer single line is written alone): keep it under what the sink accepts in one request (InfluxDB: 25 MB by default, some hosted ones 10 MiB; Elasticsearch: http.max_content_length, 100 MB)',
+        ),
+      maxHeldLines: z
+        .int()
+        .min(1)
+        .default(60_000)
+        .describe(
+          'Most lines read from Kafka and not yet committed, over all partitions of one instance: the bound on memory and on reading ahead. At the bound, reading pauses (while the sink is down, consumption stops here). The default lets each of 3 partitions hold a fetched batch while the one before it is written',
+        ),
+      maxHeldBytes: z
+        .int()
+        .min(1024)
+        .default(64 * MiB)
+        .describe('Most bytes of those lines (as decompressed from Kafka), over all partitions of one instance'),
+      maxConcurrentWrites: z
+        .int()
+        .min(1)
+        .max(64)
+        .default(4)
+        .describe('Most requests to the sink in flight at once, over all partitions of one instance (one per partition at most: its lines are written in order)'),
       maxRetryDelayMs: z.int().min(100).default(30_000).describe('Longest wait between retries while the sink is down'),
+    })
+    .superRefine((settings, ctx) => {
+      for (const [held, batch] of [
+        ['maxHeldLines', 'maxBatchLines'],
+        ['maxHeldBytes', 'maxBatchBytes'],
+      ] as const) {
+        if (settings[held] < settings[batch]) {
+          ctx.addIssue({ code: 'custom', path: [held], message: `${held} must be at least ${batch} (${settings[batch]}): a whole batch has to fit`, input: settings[held] });
+        }
+      }
     })
     .prefault({});
 

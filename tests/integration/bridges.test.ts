@@ -51,8 +51,10 @@ interface Stack {
   documents(): Promise<number>;
 }
 
+type BridgeSettings = Partial<NonNullable<NonNullable<KitConfigInput['bridges']>['metrics']>>;
+
 /** Fresh topics, bucket, index template and kit config for one test; sinks may sit behind proxies. */
-async function stack(name: string, sinks: { influxUrl?: string; elasticsearchUrl?: string } = {}): Promise<Stack> {
+async function stack(name: string, sinks: { influxUrl?: string; elasticsearchUrl?: string } = {}, bridgeSettings: BridgeSettings = {}): Promise<Stack> {
   const topics = await freshTopics(['logs', 'metrics', 'dead'] as const, 3);
   const bucket = `bridge-${name}-${run}`;
   await createBucket(influx, bucket);
@@ -69,8 +71,8 @@ async function stack(name: string, sinks: { influxUrl?: string; elasticsearchUrl
       elasticsearch: { url: sinks.elasticsearchUrl ?? inject('services').elasticsearch.url, indexPrefix },
     },
     bridges: {
-      metrics: { groupId: groups.metrics, maxRetryDelayMs: 2000 },
-      logs: { groupId: groups.logs, maxRetryDelayMs: 2000 },
+      metrics: { groupId: groups.metrics, maxRetryDelayMs: 2000, ...bridgeSettings },
+      logs: { groupId: groups.logs, maxRetryDelayMs: 2000, ...bridgeSettings },
     },
   };
   await es().indices.putIndexTemplate({ name: indexPrefix, ...(indexTemplate(referenceKit(overrides)) as object) });
@@ -230,37 +232,58 @@ describe('bridges, end to end', () => {
     expect(await s.documents()).toBe(total);
   });
 
-  it('pause while a sink is down for 30 s, with bounded memory, and catch up with nothing lost', async () => {
+  it('pause while a sink is down for 30 s, holding no more than its settings allow, report the growing lag, and catch up with nothing lost', async () => {
     const [influxProxy, esProxy] = [await startTcpProxy(influx.url), await startTcpProxy(inject('services').elasticsearch.url)];
-    const s = await stack('outage', { influxUrl: influxProxy.url, elasticsearchUrl: esProxy.url });
+    // Bounds well below what is produced during the outage, so they are what stops consumption.
+    const bounds = { maxBatchLines: 2000, maxBatchBytes: 256 << 10, maxHeldLines: 8000, maxHeldBytes: 2 << 20, maxConcurrentWrites: 2 };
+    const s = await stack('outage', { influxUrl: influxProxy.url, elasticsearchUrl: esProxy.url }, bounds);
     const metrics = await s.start('metrics');
     const logs = await s.start('logs');
+    const bridges = [metrics, logs];
     const template = { ilp: edges[0]!.ilp[0]!, json: edges[0]!.json[0]! };
 
     await Promise.all([produceLines(s.topics.metrics, manyPoints(template.ilp, 5000)), produceLines(s.topics.logs, manyLogs(template.json, 5000))]);
-    await eventually('the first 5000 written', async () => (await s.points()) >= 5000 && (await s.documents()) >= 5000);
+    await eventually(
+      'the first 5000 written and committed',
+      async () => (await committedLines(s.groups.metrics, s.topics.metrics)) === 5000 && (await committedLines(s.groups.logs, s.topics.logs)) === 5000,
+    );
     const rssBefore = Math.max(metrics.rss() ?? 0, logs.rss() ?? 0);
 
     await Promise.all([influxProxy.cut(), esProxy.cut()]);
     const outageStarted = Date.now();
-    const consumedAtCut = [await metrics.metric('cdnkit_bridge_consumed_lines_total'), await logs.metric('cdnkit_bridge_consumed_lines_total')];
+    const consumedAtCut = await Promise.all(bridges.map((b) => b.metric('cdnkit_bridge_consumed_lines_total')));
     const during = 40_000;
     const producing = Promise.all([
       produceLines(s.topics.metrics, manyPoints(template.ilp, during, 5000)),
       produceLines(s.topics.logs, manyLogs(template.json, during, 5000)),
     ]);
     let rssPeak = 0;
+    const peak = { held: 0, heldBytes: 0, writes: 0 };
     while (Date.now() - outageStarted < 30_000) {
       rssPeak = Math.max(rssPeak, metrics.rss() ?? 0, logs.rss() ?? 0);
+      for (const bridge of bridges) {
+        const m = await bridge.metrics('cdnkit_bridge_held_lines', 'cdnkit_bridge_held_bytes', 'cdnkit_bridge_sink_writes_in_flight');
+        peak.held = Math.max(peak.held, m.cdnkit_bridge_held_lines!);
+        peak.heldBytes = Math.max(peak.heldBytes, m.cdnkit_bridge_held_bytes!);
+        peak.writes = Math.max(peak.writes, m.cdnkit_bridge_sink_writes_in_flight!);
+      }
       await new Promise((r) => setTimeout(r, 500));
     }
     await producing;
-    const consumedDuringOutage = [
-      (await metrics.metric('cdnkit_bridge_consumed_lines_total')) - consumedAtCut[0]!,
-      (await logs.metric('cdnkit_bridge_consumed_lines_total')) - consumedAtCut[1]!,
-    ];
-    // Paused, not buffering: at most one batch per partition was taken in while the sink was away.
-    for (const consumed of consumedDuringOutage) expect(consumed).toBeLessThan(3 * 5000 + 1);
+    // The lag gauge follows the committed offsets, which stand still: it counts every line
+    // produced during the outage, read ahead or not.
+    for (const bridge of bridges) {
+      await eventually(`${bridge.kind} reporting a lag of ${during}`, async () => (await bridge.metric('cdnkit_bridge_consumer_lag_lines')) === during, 30_000);
+    }
+    // Paused, not buffering: what was read during the outage is what the settings let it hold.
+    const consumedDuringOutage = await Promise.all(bridges.map(async (b, i) => (await b.metric('cdnkit_bridge_consumed_lines_total')) - consumedAtCut[i]!));
+    for (const consumed of consumedDuringOutage) {
+      expect(consumed).toBeGreaterThan(0);
+      expect(consumed).toBeLessThanOrEqual(bounds.maxHeldLines);
+    }
+    expect(peak.held).toBeLessThanOrEqual(bounds.maxHeldLines);
+    expect(peak.heldBytes).toBeLessThanOrEqual(bounds.maxHeldBytes);
+    expect(peak.writes).toBeLessThanOrEqual(bounds.maxConcurrentWrites);
     expect(rssPeak).toBeLessThan(Math.max(rssBefore * 1.5, rssBefore + 64 * 2 ** 20));
     expect(await fetch(`${metrics.operations}/readyz`).then((r) => r.status)).toBe(503);
 
@@ -269,6 +292,9 @@ describe('bridges, end to end', () => {
     expect(await s.points()).toBe(5000 + during);
     expect(await s.documents()).toBe(5000 + during);
     expect(await metrics.metric('cdnkit_bridge_retried_lines_total')).toBeGreaterThan(0);
+    for (const bridge of bridges) {
+      await eventually(`${bridge.kind} reporting no lag`, async () => (await bridge.metric('cdnkit_bridge_consumer_lag_lines')) === 0, 30_000);
+    }
     await Promise.all([influxProxy.close(), esProxy.close()]);
   });
 
@@ -283,6 +309,52 @@ describe('bridges, end to end', () => {
     await producing;
     await eventually('all points through the survivor', async () => (await s.points()) >= total, 120_000);
     expect(await s.points()).toBe(total);
+  });
+
+  it('keep exact counts when a second instance joins mid-stream, and never commit a partition after losing it', async () => {
+    const proxy = await startTcpProxy(influx.url);
+    const s = await stack('join', { influxUrl: proxy.url });
+    const template = edges[0]!.ilp[0]!;
+    const phase = 10_000;
+    const a = await s.start('metrics');
+    await produceLines(s.topics.metrics, manyPoints(template, phase));
+    await eventually('the first lines committed', async () => (await committedLines(s.groups.metrics, s.topics.metrics)) === phase);
+
+    // A's writes hang (no answer, no error), so its chunks are still in flight when the group
+    // rebalances under it.
+    proxy.hold();
+    // In one request: one record batch a partition, which A reads whole, whatever it may hold.
+    await produceLines(s.topics.metrics, manyPoints(template, phase, phase), { chunk: phase });
+    await eventually('A reading the second lines', async () => (await a.metric('cdnkit_bridge_consumed_lines_total')) >= 2 * phase, 60_000, a.output);
+    const b = await startBridgeProcess('metrics', s.configFile, { ...s.env, CDNKIT_INFLUX_URL: influx.url });
+    running.push(b);
+    await b.waitJoined();
+    await eventually('A joining again with fewer partitions', () => assignments(a).length === 2, 60_000, a.output);
+    const kept = assignments(a)[1]!;
+    const revoked = [0, 1, 2].filter((p) => !kept.includes(p));
+    expect(revoked.length).toBeGreaterThan(0);
+    await produceLines(s.topics.metrics, manyPoints(template, phase, 2 * phase));
+    await eventually('B committing the partitions A lost up to their end', async () => {
+      const offsets = await partitionOffsets(s.groups.metrics, s.topics.metrics);
+      return revoked.every((p) => offsets[p]!.committed === offsets[p]!.high);
+    });
+
+    proxy.release();
+    await eventually(
+      'A letting its chunks of the lost partitions go',
+      () => revoked.every((p) => logEntries(a).some((e) => e.partition === p && e.msg === 'partition no longer ours: its chunk is left uncommitted to its new owner')),
+      60_000,
+      a.output,
+    );
+    await eventually('every line committed', async () => (await committedLines(s.groups.metrics, s.topics.metrics)) === 3 * phase);
+    await eventually('every point written', async () => (await s.points()) >= 3 * phase);
+    expect(await s.points()).toBe(3 * phase);
+    // B's commits of the lost partitions stand: A, whose writes to them finished after it lost
+    // them, committed nothing there.
+    const offsets = await partitionOffsets(s.groups.metrics, s.topics.metrics);
+    for (const p of revoked) expect(offsets[p]!.committed).toBe(offsets[p]!.high);
+    expect(a.output()).not.toMatch(/writing a batch failed/);
+    await proxy.close();
   });
 
   it('hold the offset while the dead-letter topic cannot be written, and go on with nothing lost once it can', async () => {
@@ -372,6 +444,42 @@ async function throughBrokenDeadLetter(
   await eventually('every line committed', async () => (await committedLines(s.groups.metrics, s.topics.metrics)) === good.length + 1, 60_000);
   expect((await readMessages(s.topics.dead, 1)).map((m) => m.value)).toEqual([bad]);
   expect(await s.points()).toBe(good.length);
+}
+
+/** A bridge's JSON log entries so far. */
+function logEntries(bridge: BridgeProcess): Record<string, unknown>[] {
+  return bridge
+    .output()
+    .split('\n')
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line) as Record<string, unknown>];
+      } catch {
+        return []; // stderr text, or the cut-off start of the kept output
+      }
+    });
+}
+
+/** The partitions a bridge was assigned, each time it joined its group. */
+function assignments(bridge: BridgeProcess): number[][] {
+  return logEntries(bridge)
+    .filter((e) => e.msg === 'joined the consumer group')
+    .map((e) => Object.values(e.assigned as Record<string, number[]>).flat().sort());
+}
+
+/** Per partition: the group's committed offset and the high watermark. */
+async function partitionOffsets(groupId: string, topic: string): Promise<Record<number, { committed: number; high: number }>> {
+  const admin = testKafka().admin();
+  await admin.connect();
+  try {
+    const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const watermarks = await admin.fetchTopicOffsets(topic);
+    return Object.fromEntries(
+      watermarks.map((w) => [w.partition, { high: Number(w.high), committed: Number(committed!.partitions.find((p) => p.partition === w.partition)?.offset ?? -1) }]),
+    );
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** Lines a group has committed on a fresh topic: its committed offsets, summed over partitions. */

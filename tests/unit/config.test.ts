@@ -126,6 +126,11 @@ describe('kit config', () => {
       line: 3, key: 'kafka.brokers[0]', says: 'host:port',
     },
     {
+      why: 'a bridge holding fewer lines than one batch',
+      text: minimal(GOOD_FIELDS, 'bridges:\n  logs:\n    maxBatchLines: 5000\n    maxHeldLines: 1000\n'),
+      line: 5, key: 'bridges.logs.maxHeldLines', says: 'maxHeldLines must be at least maxBatchLines (5000)',
+    },
+    {
       why: 'YAML that does not parse',
       text: 'product: api\nfields: [\n',
       line: 3, key: '', says: 'YAML:',

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import kafkajs from 'kafkajs';
 import { inject } from 'vitest';
 
-const { Kafka, logLevel } = kafkajs;
+const { Kafka, logLevel, CompressionTypes } = kafkajs;
 
 export function testKafka(): InstanceType<typeof Kafka> {
   return new Kafka({ clientId: 'cdnkit-test', brokers: inject('services').kafka.brokers, logLevel: logLevel.NOTHING });
@@ -63,7 +63,8 @@ export async function readTopic(topic: string, count: number, timeoutMs = 30_000
 
 /**
  * Produces lines (acks from all replicas) in chunks, so a large stream is not one huge request;
- * with `everyMs`, one chunk per interval: a steady stream rather than a backlog.
+ * with `everyMs`, one chunk per interval: a steady stream rather than a backlog. Gzip'd, as the
+ * receivers produce: a consumer's fetch of a given size then holds about ten times more lines.
  */
 export async function produceLines(topic: string, lines: string[], { chunk = 1000, everyMs = 0 } = {}): Promise<void> {
   const producer = testKafka().producer();
@@ -71,7 +72,7 @@ export async function produceLines(topic: string, lines: string[], { chunk = 100
   try {
     for (let i = 0; i < lines.length; i += chunk) {
       const started = Date.now();
-      await producer.send({ topic, acks: -1, messages: lines.slice(i, i + chunk).map((value) => ({ value })) });
+      await producer.send({ topic, acks: -1, compression: CompressionTypes.GZIP, messages: lines.slice(i, i + chunk).map((value) => ({ value })) });
       await new Promise((r) => setTimeout(r, Math.max(0, everyMs - (Date.now() - started))));
     }
   } finally {
