@@ -13,7 +13,7 @@
 import type { Logger } from 'pino';
 import kafkajs, { type Consumer, type EachBatchPayload, type Producer } from 'kafkajs';
 import { deadLetter, reasonKind } from './dead-letter.js';
-import type { Sink, SourceRecord } from './sink.js';
+import type { Sink, SourceRecord, WriteOutcome } from './sink.js';
 import type { BridgeMetrics } from './telemetry.js';
 
 const { Kafka, logLevel, Partitioners } = kafkajs;
@@ -73,6 +73,8 @@ export function createRunner(options: RunnerOptions): Runner {
   });
   let consuming = false;
   let stopping = false;
+  /** Goes into every record: the logs sink makes document ids with it (documentId). */
+  let clusterId: string | undefined;
   let reportCrash: (error: Error) => void = () => undefined;
   const crashed = new Promise<Error>((resolve) => (reportCrash = resolve));
 
@@ -98,7 +100,7 @@ export function createRunner(options: RunnerOptions): Runner {
         metrics.retried.inc(pending.length);
         if (!(await waitToRetry(attempt, retryAfterMs, payload))) return false;
       }
-      const outcome = await sink.write(pending).catch((error: unknown) => ({
+      const outcome: WriteOutcome = await sink.write(pending).catch((error: unknown) => ({
         rejected: [],
         retry: pending,
         retryReason: `unexpected sink error: ${error instanceof Error ? error.message : String(error)}`,
@@ -108,7 +110,8 @@ export function createRunner(options: RunnerOptions): Runner {
       for (const { reason } of outcome.rejected) metrics.deadLettered.inc({ reason: reasonKind(reason) });
       metrics.written.inc(pending.length - outcome.rejected.length - outcome.retry.length);
       if (outcome.retry.length > 0) {
-        log.warn({ lines: outcome.retry.length, attempt, reason: outcome.retryReason }, `${sink.name} did not take the batch; retrying`);
+        // A hold waits on an operator (wrong token, missing index, read-only cluster): an error, not a warning.
+        log[outcome.hold ? 'error' : 'warn']({ lines: outcome.retry.length, attempt, reason: outcome.retryReason, hold: outcome.hold ?? false }, `${sink.name} did not take the batch; retrying`);
         retryAfterMs = outcome.retryAfterMs;
       }
       pending = outcome.retry;
@@ -200,6 +203,7 @@ export function createRunner(options: RunnerOptions): Runner {
         timestamp: m.timestamp,
         key: m.key,
         value: m.value,
+        clusterId,
       }));
       metrics.consumed.inc(records.length);
       // After the chunk before it; skipped if that one was let go or failed (the partition is stale).
@@ -216,6 +220,10 @@ export function createRunner(options: RunnerOptions): Runner {
 
   return {
     async start() {
+      const admin = kafka.admin();
+      await admin.connect();
+      clusterId = (await admin.describeCluster()).clusterId;
+      await admin.disconnect();
       await producer.connect();
       await consumer.connect();
       await consumer.subscribe({ topic: options.topic, fromBeginning: true });
