@@ -9,10 +9,9 @@ import { unwrapLine } from '../ingest/unwrap.js';
 import {
   combine,
   NO_ANSWER,
-  notTaken,
   recordText,
   retryAfterMs,
-  ruleFor,
+  sortAnswer,
   written,
   type Answer,
   type Rejected,
@@ -154,48 +153,30 @@ export function elasticsearchSink(config: KitConfig, options: ElasticsearchSinkO
     if (!response.errors) return written();
     const items = response.items.map((item, i) => {
       const { status, error } = item.index!;
-      return sortAnswer({ status, ...(error ? { errorType: error.type } : {}) }, error?.reason ?? '', [batch[i]!], undefined);
+      return sorted({ status, ...(error ? { errorType: error.type } : {}) }, error?.reason ?? '', [batch[i]!]);
     });
     return combine(...(await Promise.all(items)));
   }
 
   /** A failed bulk request as a whole: an HTTP error status, or no answer at all. */
-  async function sortRequestFailure(error: unknown, batch: Prepared[]): Promise<WriteOutcome> {
+  function sortRequestFailure(error: unknown, batch: Prepared[]): Promise<WriteOutcome> {
     if (error instanceof errors.ResponseError) {
       const body = error.body as { error?: { type?: string; reason?: string } } | string | undefined;
       const cause = typeof body === 'object' ? body.error : undefined;
       const answer: Answer = { status: error.statusCode ?? NO_ANSWER, ...(cause?.type ? { errorType: cause.type } : {}) };
-      return sortAnswer(answer, cause?.reason ?? error.message, batch, retryAfterMs(error.headers?.['retry-after']));
+      return sorted(answer, cause?.reason ?? error.message, batch, retryAfterMs(error.headers?.['retry-after']));
     }
     if (error instanceof errors.ProductNotSupportedError || error instanceof errors.DeserializationError) {
-      return sortAnswer({ status: 200, errorType: error.name }, error.message, batch, undefined);
+      return sorted({ status: 200, errorType: error.name }, error.message, batch);
     }
     // Refused, reset, timed out: ConnectionError, TimeoutError, NoLivingConnectionsError.
-    return sortAnswer({ status: NO_ANSWER }, (error as Error).message, batch, undefined);
+    return sorted({ status: NO_ANSWER }, (error as Error).message, batch);
   }
 
   /** What ELASTICSEARCH_RESPONSES says to do with `batch` (one item, or a whole request). */
-  async function sortAnswer(answer: Answer, message: string, batch: Prepared[], waitMs: number | undefined): Promise<WriteOutcome> {
-    const { verdict, meaning } = ruleFor(ELASTICSEARCH_RESPONSES, answer);
-    const what = answer.errorType ? `${answer.errorType}: ${message}` : message;
-    const said = (answer.status === NO_ANSWER ? `${meaning}: ${what}` : `elasticsearch ${answer.status} (${meaning}): ${what}`).slice(0, 1000);
-    const records = batch.map((p) => p.record);
-    switch (verdict) {
-      case 'written':
-        return written();
-      case 'retry':
-        return notTaken(records, 'retry', said, waitMs);
-      case 'hold':
-        return notTaken(records, 'hold', said);
-      case 'split':
-      case 'dead-letter': {
-        if (verdict === 'dead-letter' || batch.length === 1) {
-          return { rejected: records.map((record) => ({ record, reason: `${meaning}: ${what}`.slice(0, 1000) })), retry: [] };
-        }
-        const half = Math.ceil(batch.length / 2);
-        return combine(await send(batch.slice(0, half)), await send(batch.slice(half)));
-      }
-    }
+  function sorted(answer: Answer, reason: string, batch: Prepared[], waitMs?: number): Promise<WriteOutcome> {
+    const message = answer.errorType ? `${answer.errorType}: ${reason}` : reason;
+    return sortAnswer({ sink: 'elasticsearch', table: ELASTICSEARCH_RESPONSES, answer, message, batch, resend: send, waitMs });
   }
 
   return {

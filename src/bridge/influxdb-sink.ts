@@ -10,10 +10,9 @@ import { unwrapLine } from '../ingest/unwrap.js';
 import {
   combine,
   NO_ANSWER,
-  notTaken,
   recordText,
   retryAfterMs,
-  ruleFor,
+  sortAnswer,
   written,
   type ResponseRule,
   type Sink,
@@ -66,30 +65,18 @@ export function influxSink(options: InfluxSinkOptions): Sink {
     }
   }
 
-  /** Every failed write, sorted by INFLUX_RESPONSES into what happens to the batch. */
-  async function sortFailure(error: unknown, batch: Prepared[]): Promise<WriteOutcome> {
-    // Not an HttpError: refused, reset or timed out, no answer at all.
-    const status = error instanceof HttpError ? error.statusCode : NO_ANSWER;
-    const { verdict, meaning } = ruleFor(INFLUX_RESPONSES, { status });
-    const message = error instanceof HttpError ? influxMessage(error) : (error as Error).message;
-    const said = status === NO_ANSWER ? `${meaning}: ${message}` : `influxdb ${status} (${meaning}): ${message}`;
-    const records = batch.map((p) => p.record);
-    switch (verdict) {
-      case 'written':
-        return written();
-      case 'retry':
-        return notTaken(records, 'retry', said, error instanceof HttpError ? retryAfterMs(error.headers?.['retry-after']) : undefined);
-      case 'hold':
-        return notTaken(records, 'hold', said);
-      case 'split':
-      case 'dead-letter': {
-        if (verdict === 'dead-letter' || batch.length === 1) {
-          return { rejected: batch.map((p) => ({ record: p.record, reason: `${meaning}: ${message}` })), retry: [] };
-        }
-        const half = Math.ceil(batch.length / 2);
-        return combine(await send(batch.slice(0, half)), await send(batch.slice(half)));
-      }
-    }
+  /** A failed write: an HTTP error status, or no answer at all (refused, reset, timed out). */
+  function sortFailure(error: unknown, batch: Prepared[]): Promise<WriteOutcome> {
+    const http = error instanceof HttpError ? error : undefined;
+    return sortAnswer({
+      sink: 'influxdb',
+      table: INFLUX_RESPONSES,
+      answer: { status: http?.statusCode ?? NO_ANSWER },
+      message: http ? influxMessage(http) : (error as Error).message,
+      batch,
+      resend: send,
+      waitMs: retryAfterMs(http?.headers?.['retry-after']),
+    });
   }
 
   return {

@@ -115,8 +115,48 @@ export function retryAfterMs(header: string | string[] | null | undefined, now =
 
 export const written = (): WriteOutcome => ({ rejected: [], retry: [] });
 
+/** An answer a sink got for some of its records, to be sorted through its table. */
+export interface Answered<T extends { record: SourceRecord }> {
+  /** The sink's name, for reasons: "influxdb 404 (check org and bucket): …". */
+  sink: string;
+  table: readonly ResponseRule[];
+  answer: Answer;
+  /** What the server (or the network) said. */
+  message: string;
+  /** The records it answered for: a whole request's, or one bulk item's. */
+  batch: T[];
+  /** Writes part of the batch again, for a split. */
+  resend: (part: T[]) => Promise<WriteOutcome>;
+  /** From Retry-After. */
+  waitMs?: number | undefined;
+}
+
+/** Does with the batch what the table says about the answer: the one place both sinks decide. */
+export async function sortAnswer<T extends { record: SourceRecord }>({ sink, table, answer, message, batch, resend, waitMs }: Answered<T>): Promise<WriteOutcome> {
+  const { verdict, meaning } = ruleFor(table, answer);
+  const said = (answer.status === NO_ANSWER ? `${meaning}: ${message}` : `${sink} ${answer.status} (${meaning}): ${message}`).slice(0, 1000);
+  const records = batch.map((p) => p.record);
+  switch (verdict) {
+    case 'written':
+      return written();
+    case 'retry':
+      return notTaken(records, 'retry', said, waitMs);
+    case 'hold':
+      return notTaken(records, 'hold', said);
+    case 'split':
+    case 'dead-letter': {
+      if (verdict === 'dead-letter' || batch.length === 1) {
+        const reason = `${meaning}: ${message}`.slice(0, 1000);
+        return { rejected: records.map((record) => ({ record, reason })), retry: [] };
+      }
+      const half = Math.ceil(batch.length / 2);
+      return combine(await resend(batch.slice(0, half)), await resend(batch.slice(half)));
+    }
+  }
+}
+
 /** Records handed back under a retry or hold verdict. */
-export function notTaken(records: SourceRecord[], verdict: 'retry' | 'hold', reason: string, waitMs?: number): WriteOutcome {
+function notTaken(records: SourceRecord[], verdict: 'retry' | 'hold', reason: string, waitMs?: number): WriteOutcome {
   return { rejected: [], retry: records, retryReason: reason, ...(waitMs !== undefined ? { retryAfterMs: waitMs } : {}), ...(verdict === 'hold' ? { hold: true } : {}) };
 }
 
