@@ -26,7 +26,7 @@ export const INFLUX_RESPONSES: readonly ResponseRule[] = [
   { status: [NO_ANSWER], verdict: 'retry', meaning: 'influxdb unreachable' },
   { status: [408, 429, [500, 599]], verdict: 'retry', meaning: 'busy or failing' },
   // Wrong token, org or bucket: no line is at fault, and dead-lettering them all would be worse
-  // than waiting for an operator; /readyz and the logs say why.
+  // than waiting for an operator; the logs say why, as errors.
   { status: [401, 403], verdict: 'hold', meaning: 'check the token and its permissions' },
   { status: [404], verdict: 'hold', meaning: 'check org and bucket' },
   // A partial write (type conflict, beyond retention, unparsable) or a request too large: split

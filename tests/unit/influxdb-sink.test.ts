@@ -74,13 +74,9 @@ describe('the InfluxDB sink', () => {
     expect(INFLUX_RESPONSES.filter((rule) => !tested.has(rule))).toEqual([]);
   });
 
-  it('waits as long as Retry-After says, in seconds or as a date', async () => {
-    const seconds = await writeThrough(influxError(429, 'slow down', { 'retry-after': '7' }), [record(LINE)]);
-    expect(seconds.outcome.retryAfterMs).toBe(7000);
-    // A date a minute ahead: about 60 s, however long the request took.
-    const date = await writeThrough(influxError(503, 'maintenance', { 'retry-after': new Date(Date.now() + 60_000).toUTCString() }), [record(LINE)]);
-    expect(date.outcome.retryAfterMs).toBeGreaterThan(50_000);
-    expect(date.outcome.retryAfterMs).toBeLessThanOrEqual(60_000);
+  it('waits as long as Retry-After says (seconds, not milliseconds)', async () => {
+    const { outcome } = await writeThrough(influxError(429, 'slow down', { 'retry-after': '7' }), [record(LINE)]);
+    expect(outcome.retryAfterMs).toBe(7000);
   });
 
   it('splits a batch InfluxDB finds too large until the lines go alone, and dead-letters a line too large alone', async () => {
