@@ -339,13 +339,17 @@ describe('bridges, end to end', () => {
     await admin.createTopics({ topics: [{ topic: s.topics.logs, numPartitions: 3 }], waitForLeaders: true });
     // As an operator would: the group starts the new topic from its beginning.
     await admin.resetOffsets({ groupId: s.groups.logs, topic: s.topics.logs, earliest: true });
-    await admin.disconnect();
     const second = manyLogs(edges[0]!.json[0]!, 200, 200);
     await produceLines(s.topics.logs, second);
     await s.start('logs');
     await eventually('the second topic indexed beside the first', async () => (await s.documents()) >= first.length + second.length, 60_000);
     await eventually('every line of the second topic committed', async () => (await committedLines(s.groups.logs, s.topics.logs)) === second.length);
     expect(await s.documents()).toBe(first.length + second.length);
+    // The ids name the cluster too, so a second cluster's topic of the same name is kept apart.
+    const { clusterId } = await admin.describeCluster();
+    await admin.disconnect();
+    const { hits } = await es().search({ index: `${s.indexPrefix}-*`, size: 1 });
+    expect(hits.hits[0]!._id).toMatch(new RegExp(`^${clusterId.slice(0, 8)}:${s.topics.logs}:[0-2]:\\d+:[0-9a-z]+$`));
   });
 
   it('hold the stream while the bucket is missing, logging it as an error and dead-lettering nothing, and write it all once the bucket exists', async () => {
