@@ -27,8 +27,9 @@ import {
  * rows naming types come first. The README's bridge section shows the same table.
  */
 export const ELASTICSEARCH_RESPONSES: readonly ResponseRule[] = [
-  // The flood-stage disk watermark makes indices read-only (429), an operator's block is 403.
-  { errorType: ['cluster_block_exception'], verdict: 'hold', meaning: 'the index or cluster is read-only: free disk, then lift the block' },
+  // The flood-stage disk watermark makes indices read-only (429) until disk use falls below the
+  // high watermark; an operator's block is 403.
+  { errorType: ['cluster_block_exception'], verdict: 'hold', meaning: 'the index or cluster is read-only: free disk, or lift the block' },
   { errorType: ['index_not_found_exception'], verdict: 'hold', meaning: 'the index does not exist and may not be created: check action.auto_create_index' },
   { errorType: ['index_closed_exception', 'invalid_index_name_exception'], verdict: 'hold', meaning: 'the index cannot be written: check indexPrefix and the index' },
   // What is wrong with the document itself: its JSON against the mapping.
@@ -120,8 +121,8 @@ export function elasticsearchSink(config: KitConfig, options: ElasticsearchSinkO
     let doc = parseObject(recordText(record));
     if (typeof doc === 'object' && isLogstashParseFailure(doc)) {
       // The line gets what it would get reaching Kafka untouched (rsyslog): parsed from its own
-      // text (a syslog header Logstash could not parse around is unwrapped), or dead-lettered as
-      // the line itself rather than Logstash's event around it.
+      // text (JSON behind a syslog header, which the codec cannot parse, is indexed), or else
+      // dead-lettered as the line itself rather than Logstash's event around it.
       const line = doc.message;
       doc = parseObject(line);
       if (typeof doc === 'string') return { record, reason: `${doc} (Logstash's json codec tagged it _jsonparsefailure)`, value: line };
