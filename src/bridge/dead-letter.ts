@@ -1,5 +1,6 @@
-// The dead-letter topic: every line a bridge cannot deliver goes here, unchanged, with the reason
-// and where it came from in headers — so it can be read, fixed and replayed.
+// The dead-letter topic: every line a bridge cannot deliver goes here, unchanged (out of a
+// receiver's envelope when a sink took it out: Rejected.value), with the reason and where it came
+// from in headers — so it can be read, fixed and replayed.
 import type { Producer } from 'kafkajs';
 import type { Rejected } from './sink.js';
 
@@ -22,9 +23,9 @@ export async function deadLetter(producer: Producer, topic: string, bridge: stri
     topic,
     // All in-sync replicas: a dead letter is the only copy of a line the sinks refused.
     acks: -1,
-    messages: rejected.map(({ record, reason }) => ({
+    messages: rejected.map(({ record, reason, value }) => ({
       key: record.key,
-      value: record.value,
+      value: value ?? record.value,
       headers: {
         [DEAD_LETTER_HEADERS.reason]: reason,
         [DEAD_LETTER_HEADERS.bridge]: bridge,

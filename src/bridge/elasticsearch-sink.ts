@@ -1,12 +1,54 @@
 // The logs sink: error-log JSON into Elasticsearch, one bulk request per batch.
 //
-// A document's id is its Kafka coordinates (topic, partition, offset) and its index is chosen by
+// A document's id is where its Kafka message came from (documentId) and its index is chosen by
 // its event time, so a replay after a crash overwrites the same documents instead of adding copies.
 import { Client, errors } from '@elastic/elasticsearch';
 import type { KitConfig } from '../config/schema.js';
 import { fieldViews, logKeyOf } from '../config/model.js';
 import { unwrapLine } from '../ingest/unwrap.js';
-import { combine, recordText, written, type Rejected, type Sink, type SourceRecord, type WriteOutcome } from './sink.js';
+import {
+  combine,
+  NO_ANSWER,
+  recordText,
+  retryAfterMs,
+  sortAnswer,
+  written,
+  type Answer,
+  type Rejected,
+  type ResponseRule,
+  type Sink,
+  type SourceRecord,
+  type WriteOutcome,
+} from './sink.js';
+
+/**
+ * Every answer to a bulk request, and to each of its items, sorted. The error type says what is
+ * wrong better than the status (a read-only block is 429 or 403, a missing index 404), so the
+ * rows naming types come first. The README's bridge section shows the same table.
+ */
+export const ELASTICSEARCH_RESPONSES: readonly ResponseRule[] = [
+  // The flood-stage disk watermark makes indices read-only (429) until disk use falls below the
+  // high watermark; an operator's block is 403.
+  { errorType: ['cluster_block_exception'], verdict: 'hold', meaning: 'the index or cluster is read-only: free disk, or lift the block' },
+  { errorType: ['index_not_found_exception'], verdict: 'hold', meaning: 'the index does not exist and may not be created: check action.auto_create_index' },
+  { errorType: ['index_closed_exception', 'invalid_index_name_exception'], verdict: 'hold', meaning: 'the index cannot be written: check indexPrefix and the index' },
+  // What is wrong with the document itself: its JSON against the mapping.
+  {
+    errorType: ['mapper_parsing_exception', 'document_parsing_exception', 'strict_dynamic_mapping_exception', 'illegal_argument_exception', 'x_content_parse_exception'],
+    verdict: 'dead-letter',
+    meaning: 'elasticsearch rejected the document',
+  },
+  // A 2xx that is not Elasticsearch's (the client checks the product header): a wrong URL.
+  { errorType: ['ProductNotSupportedError', 'DeserializationError'], verdict: 'hold', meaning: 'the answer is not from Elasticsearch: check the URL' },
+  { status: [[200, 299]], verdict: 'written', meaning: 'written' },
+  { status: [NO_ANSWER], verdict: 'retry', meaning: 'elasticsearch unreachable' },
+  { status: [408, 429, [500, 599]], verdict: 'retry', meaning: 'busy or failing' },
+  { status: [401, 403], verdict: 'hold', meaning: 'check the credentials and their privileges' },
+  // Larger than http.max_content_length: halves, until a document too large alone is dead-lettered.
+  { status: [413], verdict: 'split', meaning: 'elasticsearch rejected the document: larger than it takes in one request' },
+  // Anything else is not known to be the document's fault: never dead-letter the stream for it.
+  { verdict: 'hold', meaning: 'an answer the bridge does not know' },
+];
 
 export interface ElasticsearchSinkOptions {
   url: string;
@@ -27,8 +69,39 @@ interface Prepared {
   source: string;
 }
 
+/**
+ * Where the document's message sits in Kafka, so that a replay overwrites it. A topic deleted and
+ * created again numbers its offsets from 0 once more, and two clusters writing one index have the
+ * same offsets, so the id also holds the broker timestamp (a replay reads the same one again; a
+ * recreated topic's message at that offset almost surely has another) and the cluster's id. Kafka's
+ * topic id would name the topic's incarnation exactly, but kafkajs 2.2.4 speaks Metadata up to v6
+ * and topic ids came with v10.
+ *
+ *   <first 8 characters of the cluster id>:<topic>:<partition>:<offset>:<timestamp, base 36>
+ *
+ * Ids are stored with every document: 8 random base64 characters (48 bits) tell clusters apart,
+ * and base 36 writes a millisecond timestamp in 8 characters instead of 13.
+ */
 export function documentId(record: SourceRecord): string {
-  return `${record.topic}:${record.partition}:${record.offset}`;
+  const coordinates = `${record.topic}:${record.partition}:${record.offset}:${Number(record.timestamp).toString(36)}`;
+  return record.clusterId ? `${record.clusterId.slice(0, 8)}:${coordinates}` : coordinates;
+}
+
+/** Logstash's json codec could not parse the line: it sends the line in `message`, tagged so. */
+function isLogstashParseFailure(doc: Record<string, unknown>): doc is { message: string } {
+  return '@version' in doc && Array.isArray(doc.tags) && doc.tags.includes('_jsonparsefailure') && typeof doc.message === 'string';
+}
+
+/** The JSON object a line holds, inside whatever envelope it came in; else why not. */
+function parseObject(line: string): Record<string, unknown> | string {
+  let document: unknown;
+  try {
+    document = JSON.parse(unwrapLine(line).payload);
+  } catch (error) {
+    return `invalid JSON: ${(error as Error).message}`;
+  }
+  if (document === null || typeof document !== 'object' || Array.isArray(document)) return 'invalid JSON: the line is not a JSON object';
+  return document as Record<string, unknown>;
 }
 
 export function elasticsearchSink(config: KitConfig, options: ElasticsearchSinkOptions): Sink {
@@ -45,17 +118,16 @@ export function elasticsearchSink(config: KitConfig, options: ElasticsearchSinkO
   const eventTimeKey = logFields.find((f) => f.type === 'timestamp');
 
   function prepare(record: SourceRecord): Prepared | Rejected {
-    const text = unwrapLine(recordText(record)).payload;
-    let document: unknown;
-    try {
-      document = JSON.parse(text);
-    } catch (error) {
-      return { record, reason: `invalid JSON: ${(error as Error).message}` };
+    let doc = parseObject(recordText(record));
+    if (typeof doc === 'object' && isLogstashParseFailure(doc)) {
+      // The line gets what it would get reaching Kafka untouched (rsyslog): parsed from its own
+      // text (JSON behind a syslog header, which the codec cannot parse, is indexed), or else
+      // dead-lettered as the line itself rather than Logstash's event around it.
+      const line = doc.message;
+      doc = parseObject(line);
+      if (typeof doc === 'string') return { record, reason: `${doc} (Logstash's json codec tagged it _jsonparsefailure)`, value: line };
     }
-    if (document === null || typeof document !== 'object' || Array.isArray(document)) {
-      return { record, reason: 'invalid JSON: the line is not a JSON object' };
-    }
-    const doc = document as Record<string, unknown>;
+    if (typeof doc === 'string') return { record, reason: doc };
     if ('@version' in doc) for (const key of LOGSTASH_ENVELOPE) if (!declared.has(key)) delete doc[key];
     // varnishncsa cannot write null: an unset value arrives as "", which an ip, date or number
     // mapping refuses. For typed fields "" means "no value".
@@ -80,45 +152,32 @@ export function elasticsearchSink(config: KitConfig, options: ElasticsearchSinkO
       return sortRequestFailure(error, batch);
     }
     if (!response.errors) return written();
-    const outcome: WriteOutcome = { rejected: [], retry: [] };
-    response.items.forEach((item, i) => {
-      const result = item.index!;
-      const prepared = batch[i]!;
-      // One switch sorts every item: written, retry later, or refused for good.
-      switch (true) {
-        case result.status < 300:
-          break;
-        case result.status === 429 || result.status >= 500:
-          outcome.retry.push(prepared.record);
-          outcome.retryReason = `elasticsearch ${result.status}: ${result.error?.type ?? 'unavailable'}`;
-          break;
-        default:
-          outcome.rejected.push({
-            record: prepared.record,
-            reason: `elasticsearch rejected the document: ${result.error?.type ?? result.status}: ${result.error?.reason ?? ''}`.slice(0, 1000),
-          });
-      }
+    const items = response.items.map((item, i) => {
+      const { status, error } = item.index!;
+      return sorted({ status, ...(error ? { errorType: error.type } : {}) }, error?.reason ?? '', [batch[i]!]);
     });
-    return outcome;
+    return combine(...(await Promise.all(items)));
   }
 
-  async function sortRequestFailure(error: unknown, batch: Prepared[]): Promise<WriteOutcome> {
-    const records = batch.map((p) => p.record);
+  /** A failed bulk request as a whole: an HTTP error status, or no answer at all. */
+  function sortRequestFailure(error: unknown, batch: Prepared[]): Promise<WriteOutcome> {
     if (error instanceof errors.ResponseError) {
-      const status = error.statusCode ?? 0;
-      if (status === 413 && batch.length > 1) {
-        const half = Math.ceil(batch.length / 2);
-        return combine(await send(batch.slice(0, half)), await send(batch.slice(half)));
-      }
-      const retryAfter = Number(error.headers?.['retry-after']);
-      return {
-        rejected: [],
-        retry: records,
-        retryReason: `elasticsearch ${status}: ${error.message.slice(0, 300)}`,
-        ...(retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}),
-      };
+      const body = error.body as { error?: { type?: string; reason?: string } } | string | undefined;
+      const cause = typeof body === 'object' ? body.error : undefined;
+      const answer: Answer = { status: error.statusCode ?? NO_ANSWER, ...(cause?.type ? { errorType: cause.type } : {}) };
+      return sorted(answer, cause?.reason ?? error.message, batch, retryAfterMs(error.headers?.['retry-after']));
     }
-    return { rejected: [], retry: records, retryReason: `elasticsearch unreachable: ${(error as Error).message}` };
+    if (error instanceof errors.ProductNotSupportedError || error instanceof errors.DeserializationError) {
+      return sorted({ status: 200, errorType: error.name }, error.message, batch);
+    }
+    // Refused, reset, timed out: ConnectionError, TimeoutError, NoLivingConnectionsError.
+    return sorted({ status: NO_ANSWER }, (error as Error).message, batch);
+  }
+
+  /** What ELASTICSEARCH_RESPONSES says to do with `batch` (one item, or a whole request). */
+  function sorted(answer: Answer, reason: string, batch: Prepared[], waitMs?: number): Promise<WriteOutcome> {
+    const message = answer.errorType ? `${answer.errorType}: ${reason}` : reason;
+    return sortAnswer({ sink: 'elasticsearch', table: ELASTICSEARCH_RESPONSES, answer, message, batch, resend: send, waitMs });
   }
 
   return {

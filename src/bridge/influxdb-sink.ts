@@ -1,13 +1,42 @@
 // The metrics sink: line protocol into InfluxDB 2.x.
 //
 // Every line is checked strictly first (src/ilp), so a malformed line is dead-lettered with the
-// parser's reason instead of failing a whole write. A line without a timestamp gets its Kafka
-// timestamp: InfluxDB overwrites a point with the same series and time, so a replay after a crash
-// rewrites the same points instead of adding new ones.
+// parser's reason instead of failing a whole write. A line without a timestamp gets one derived
+// from its Kafka coordinates (see timestampFor): InfluxDB overwrites a point with the same series
+// and time, so a replay after a crash rewrites the same points instead of adding new ones.
 import { HttpError, InfluxDB } from '@influxdata/influxdb-client';
 import { checkLine } from '../ilp/line-protocol.js';
 import { unwrapLine } from '../ingest/unwrap.js';
-import { combine, recordText, written, type Sink, type SourceRecord, type WriteOutcome } from './sink.js';
+import {
+  combine,
+  NO_ANSWER,
+  recordText,
+  retryAfterMs,
+  sortAnswer,
+  written,
+  type ResponseRule,
+  type Sink,
+  type SourceRecord,
+  type WriteOutcome,
+} from './sink.js';
+
+/** Every answer to a write, sorted. The README's bridge section shows the same table. */
+export const INFLUX_RESPONSES: readonly ResponseRule[] = [
+  { status: [[200, 299]], verdict: 'written', meaning: 'written' },
+  { status: [NO_ANSWER], verdict: 'retry', meaning: 'influxdb unreachable' },
+  { status: [408, 429, [500, 599]], verdict: 'retry', meaning: 'busy or failing' },
+  // Wrong token, org or bucket: no line is at fault, and dead-lettering them all would be worse
+  // than waiting for an operator; the logs say why, as errors.
+  { status: [401, 403], verdict: 'hold', meaning: 'check the token and its permissions' },
+  { status: [404], verdict: 'hold', meaning: 'check org and bucket' },
+  // A partial write (type conflict, beyond retention, unparsable) or a request too large: split
+  // until the refused lines stand alone. Halves already written are written again harmlessly:
+  // same series and time.
+  { status: [400, 422], verdict: 'split', meaning: 'influxdb rejected the line' },
+  { status: [413], verdict: 'split', meaning: 'influxdb rejected the line: larger than it takes in one request' },
+  // A redirect, a proxy's 405: the URL is wrong, not the data.
+  { verdict: 'hold', meaning: 'an answer the bridge does not expect from InfluxDB: check the URL' },
+];
 
 export interface InfluxSinkOptions {
   url: string;
@@ -36,33 +65,18 @@ export function influxSink(options: InfluxSinkOptions): Sink {
     }
   }
 
-  /** Every InfluxDB answer that is not a success, sorted into what happens to the batch. */
-  async function sortFailure(error: unknown, batch: Prepared[]): Promise<WriteOutcome> {
-    const records = batch.map((p) => p.record);
-    if (!(error instanceof HttpError)) {
-      // Network errors, timeouts, aborted connections: the sink is unreachable for now.
-      return { rejected: [], retry: records, retryReason: `influxdb unreachable: ${(error as Error).message}` };
-    }
-    const reason = influxMessage(error);
-    switch (true) {
-      case error.statusCode === 429 || error.statusCode >= 500:
-        return { rejected: [], retry: records, retryReason: `influxdb ${error.statusCode}: ${reason}`, retryAfterMs: error.retryAfter() || undefined };
-      case error.statusCode === 401 || error.statusCode === 403 || error.statusCode === 404:
-        // Wrong token, org or bucket: no line is at fault, and dropping them all would be worse
-        // than waiting for an operator; /readyz and the logs say why.
-        return { rejected: [], retry: records, retryReason: `influxdb ${error.statusCode} (check token, org and bucket): ${reason}` };
-      case batch.length === 1 && (error.statusCode === 400 || error.statusCode === 422):
-        return { rejected: [{ record: batch[0]!.record, reason: `influxdb rejected the line: ${reason}` }], retry: [] };
-      case error.statusCode === 400 || error.statusCode === 413 || error.statusCode === 422: {
-        // A partial write (type conflict, beyond retention) or a batch too large: split until the
-        // refused lines stand alone. Halves already written are written again harmlessly — same
-        // series and time.
-        const half = Math.ceil(batch.length / 2);
-        return combine(await send(batch.slice(0, half)), await send(batch.slice(half)));
-      }
-      default:
-        return { rejected: batch.map((p) => ({ record: p.record, reason: `influxdb ${error.statusCode}: ${reason}` })), retry: [] };
-    }
+  /** A failed write: an HTTP error status, or no answer at all (refused, reset, timed out). */
+  function sortFailure(error: unknown, batch: Prepared[]): Promise<WriteOutcome> {
+    const http = error instanceof HttpError ? error : undefined;
+    return sortAnswer({
+      sink: 'influxdb',
+      table: INFLUX_RESPONSES,
+      answer: { status: http?.statusCode ?? NO_ANSWER },
+      message: http ? influxMessage(http) : (error as Error).message,
+      batch,
+      resend: send,
+      waitMs: retryAfterMs(http?.headers?.['retry-after']),
+    });
   }
 
   return {
@@ -72,8 +86,15 @@ export function influxSink(options: InfluxSinkOptions): Sink {
       const rejected: WriteOutcome['rejected'] = [];
       for (const record of records) {
         const line = unwrapLine(recordText(record)).payload;
+        // influxd answers 204 to a comment (a commented-out point passes checkLine) and stores
+        // nothing. Counted as written, it would make written_lines_total more than InfluxDB holds;
+        // dead-lettered, it is counted under its own reason and kept for whoever sent it.
+        if (COMMENT.test(line)) {
+          rejected.push({ record, reason: 'not a point: a comment line, which InfluxDB ignores' });
+          continue;
+        }
         try {
-          valid.push({ record, line: checkLine(line).timestamped ? line : `${line.trimEnd()} ${record.timestamp}000000` });
+          valid.push({ record, line: checkLine(line).timestamped ? line : `${line.trimEnd()} ${timestampFor(record)}` });
         } catch (error) {
           rejected.push({ record, reason: `invalid line protocol: ${(error as Error).message}` });
         }
@@ -90,6 +111,19 @@ export function influxSink(options: InfluxSinkOptions): Sink {
     },
     async close() {},
   };
+}
+
+/** influxd skips a line whose first non-blank character is `#` (models.ParsePoints). */
+const COMMENT = /^[ \t]*#/;
+
+/**
+ * Nanoseconds for a line that carries no timestamp: the Kafka millisecond, and for the six digits
+ * below it the offset modulo a million, so that two lines of one series in one millisecond stay
+ * two points, and a replay derives the same time again. (Two such lines on different partitions
+ * whose offsets agree modulo a million would still meet; the edges send timestamps anyway.)
+ */
+export function timestampFor(record: SourceRecord): string {
+  return `${record.timestamp}${record.offset.slice(-6).padStart(6, '0')}`;
 }
 
 function influxMessage(error: HttpError): string {

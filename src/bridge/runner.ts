@@ -12,7 +12,7 @@ import kafkajs, { type Admin, type Consumer, type EachBatchPayload, type Produce
 import { deadLetter, reasonKind } from './dead-letter.js';
 import { classifyKafkaError } from './kafka-errors.js';
 import { laneKey, Lanes, splitIntoChunks, type Chunk } from './lanes.js';
-import type { Sink, SourceRecord } from './sink.js';
+import type { Sink, SourceRecord, WriteOutcome } from './sink.js';
 import { LAG_REFRESH_MS, type BridgeMetrics } from './telemetry.js';
 
 const { Kafka, logLevel, Partitioners } = kafkajs;
@@ -84,6 +84,8 @@ export function createRunner(options: RunnerOptions): Runner {
   const admin: Admin = kafka.admin({ retry: { retries: 2, initialRetryTime: 300, maxRetryTime: 2000 } });
   let consuming = false;
   let stopping = false;
+  /** Goes into every record: the logs sink makes document ids with it (documentId). */
+  let clusterId: string | undefined;
   let reportCrash: (error: Error) => void = () => undefined;
   const crashed = new Promise<Error>((resolve) => (reportCrash = resolve));
 
@@ -162,7 +164,7 @@ export function createRunner(options: RunnerOptions): Runner {
         if (!(await waitToRetry(attempt, retryAfterMs, stillOurs))) return false;
       }
       const batch = pending;
-      const outcome = await lanes.writeSlot(() =>
+      const outcome: WriteOutcome = await lanes.writeSlot(() =>
         sink.write(batch).catch((error: unknown) => ({
           rejected: [],
           retry: batch,
@@ -174,7 +176,8 @@ export function createRunner(options: RunnerOptions): Runner {
       for (const { reason } of outcome.rejected) metrics.deadLettered.inc({ reason: reasonKind(reason) });
       metrics.written.inc(pending.length - outcome.rejected.length - outcome.retry.length);
       if (outcome.retry.length > 0) {
-        log.warn({ lines: outcome.retry.length, attempt, reason: outcome.retryReason }, `${sink.name} did not take the batch; retrying`);
+        // A hold waits on an operator (wrong token, missing index, read-only cluster): an error, not a warning.
+        log[outcome.hold ? 'error' : 'warn']({ lines: outcome.retry.length, attempt, reason: outcome.retryReason, hold: outcome.hold ?? false }, `${sink.name} did not take the batch; retrying`);
         retryAfterMs = outcome.retryAfterMs;
       }
       pending = outcome.retry;
@@ -213,6 +216,7 @@ export function createRunner(options: RunnerOptions): Runner {
         timestamp: m.timestamp,
         key: m.key,
         value: m.value,
+        clusterId,
       }));
       metrics.consumed.inc(records.length);
       const last = records[records.length - 1]!.offset;
@@ -263,6 +267,7 @@ export function createRunner(options: RunnerOptions): Runner {
     async start() {
       await producer.connect();
       await admin.connect();
+      clusterId = (await admin.describeCluster()).clusterId;
       await consumer.connect();
       await consumer.subscribe({ topic: options.topic, fromBeginning: true });
       // One partition's batch at a time (kafkajs's default): handing over is quick, and the bounds

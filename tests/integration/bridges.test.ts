@@ -154,16 +154,20 @@ describe('bridges, end to end', () => {
     const wrapped = ilp.map((l, i) => (i % 3 === 1 ? `<134>2026-11-21T03:44:11Z cache-mdw1 cdn-metrics[42]: ${l}` : i % 3 === 2 ? `<134>1 2026-11-21T03:44:11Z edge app - - - ${l}` : l));
     const badMetrics = ['cdnmetrics,pop= elapsed_time=1i 1', 'not line protocol at all', 'cdnmetrics elapsed_time=12x 1', json[0]!];
     const badLogs = ['{"product":"api", "truncated', '[1,2,3]', 'plain text', ilp[0]!];
+    // Through Logstash, a line its json codec cannot parse comes inside an event of Logstash's:
+    // the line itself is what must be dead-lettered.
+    const unparsedByLogstash = '{"product":"api", "cut short by the CDN';
+    const logstashEvent = JSON.stringify({ message: unparsedByLogstash, tags: ['_jsonparsefailure', 'cdn', 'logs'], '@version': '1', '@timestamp': '2026-11-21T03:44:12.000Z', type: 'cdn-logs' });
     await produceLines(s.topics.metrics, shuffle([...wrapped, ...badMetrics]));
-    await produceLines(s.topics.logs, shuffle([...json, ...badLogs]));
+    await produceLines(s.topics.logs, shuffle([...json, ...badLogs, logstashEvent]));
 
     await s.start('metrics');
     await s.start('logs');
     await eventually('every valid point in InfluxDB', async () => (await s.points()) >= ilp.length);
     await eventually('every valid document in Elasticsearch', async () => (await s.documents()) >= json.length);
 
-    const dead = await readMessages(s.topics.dead, badMetrics.length + badLogs.length);
-    expect(dead.map((m) => m.value).sort()).toEqual([...badMetrics, ...badLogs].sort());
+    const dead = await readMessages(s.topics.dead, badMetrics.length + badLogs.length + 1);
+    expect(dead.map((m) => m.value).sort()).toEqual([...badMetrics, ...badLogs, unparsedByLogstash].sort());
     for (const message of dead) {
       expect(message.headers[DEAD_LETTER_HEADERS.reason]).toMatch(/^invalid (line protocol|JSON): ./);
       expect([s.topics.metrics, s.topics.logs]).toContain(message.headers[DEAD_LETTER_HEADERS.topic]);
@@ -390,6 +394,63 @@ describe('bridges, end to end', () => {
       mend: () => limit(1_048_576),
     });
     await admin.disconnect();
+  });
+
+  it('keep the documents of a topic deleted and created again: the same offsets hold other messages, and both are indexed', async () => {
+    const s = await stack('recreate');
+    const admin = testKafka().admin();
+    await admin.connect();
+    const first = manyLogs(edges[0]!.json[0]!, 200);
+    await produceLines(s.topics.logs, first);
+    const bridge = await s.start('logs');
+    await eventually('the first topic indexed', async () => (await s.documents()) >= first.length);
+    expect(await bridge.stop()).toBe(0);
+
+    await admin.deleteTopics({ topics: [s.topics.logs] });
+    await eventually('the topic deleted', async () => !(await admin.listTopics()).includes(s.topics.logs));
+    await admin.createTopics({ topics: [{ topic: s.topics.logs, numPartitions: 3 }], waitForLeaders: true });
+    // As an operator would: the group starts the new topic from its beginning.
+    await admin.resetOffsets({ groupId: s.groups.logs, topic: s.topics.logs, earliest: true });
+    const second = manyLogs(edges[0]!.json[0]!, 200, 200);
+    await produceLines(s.topics.logs, second);
+    await s.start('logs');
+    await eventually('the second topic indexed beside the first', async () => (await s.documents()) >= first.length + second.length, 60_000);
+    await eventually('every line of the second topic committed', async () => (await committedLines(s.groups.logs, s.topics.logs)) === second.length);
+    expect(await s.documents()).toBe(first.length + second.length);
+    // The ids name the cluster too, so a second cluster's topic of the same name is kept apart.
+    const { clusterId } = await admin.describeCluster();
+    await admin.disconnect();
+    const { hits } = await es().search({ index: `${s.indexPrefix}-*`, size: 1 });
+    expect(hits.hits[0]!._id).toMatch(new RegExp(`^${clusterId.slice(0, 8)}:${s.topics.logs}:[0-2]:\\d+:[0-9a-z]+$`));
+  });
+
+  it('hold the stream while the bucket is missing, logging it as an error and dead-lettering nothing, and write it all once the bucket exists', async () => {
+    const s = await stack('hold');
+    const points = manyPoints(edges[0]!.ilp[0]!, 300);
+    await produceLines(s.topics.metrics, points);
+    const bucket = `${s.bucket}-later`;
+    const bridge = await startBridgeProcess('metrics', s.configFile, { ...s.env, CDNKIT_INFLUX_BUCKET: bucket });
+    running.push(bridge);
+    await bridge.waitJoined();
+    const holds = () =>
+      bridge
+        .output()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { level: number; hold?: boolean; reason?: string })
+        .filter((entry) => entry.hold);
+    await eventually('a hold logged as an error', () => holds().length >= 2, 30_000, bridge.output);
+    for (const entry of holds()) {
+      expect(entry.level).toBe(50);
+      expect(entry.reason).toMatch(/^influxdb 404 \(check org and bucket\): bucket .* not found/);
+    }
+    expect(await committedLines(s.groups.metrics, s.topics.metrics)).toBe(0);
+    expect(await bridge.metric('cdnkit_bridge_dead_lettered_lines_total')).toBe(0);
+
+    await createBucket(influx, bucket);
+    await eventually('every line committed', async () => (await committedLines(s.groups.metrics, s.topics.metrics)) === points.length);
+    expect(await countPoints(bucket)).toBe(points.length);
+    expect(await bridge.metric('cdnkit_bridge_dead_lettered_lines_total')).toBe(0);
   });
 
   it('dead-letter only the line InfluxDB rejects and only the document Elasticsearch cannot map; their batch-mates are written', async () => {
