@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FASTLY_TAG_VALUE_MAX, fastlyLogSnippet, fastlyStringCuts } from '../../generators/fastly-vcl.js';
+import { FASTLY_LOG_LINE_MAX_BYTES, FASTLY_TAG_VALUE_MAX, fastlyLogSnippet, fastlyStringCuts } from '../../generators/fastly-vcl.js';
 import { fieldViews, logKeyOf } from '../../src/config/model.js';
 import { normaliseTagValue, parseLine } from '../../src/ilp/line-protocol.js';
 import { referenceKit } from './support/config.js';
@@ -159,5 +159,35 @@ describe('Fastly vcl_log snippet with shielding', () => {
     const shield = await edge.send('/status/503', { 'X-Test-Visits-This-Service': '1' });
     expect(shield.status).toBe(503);
     expect(shield.logs).toEqual([]);
+  });
+});
+
+// The worst case the cuts are made for: many string fields, each full of four-byte characters.
+describe('Fastly vcl_log snippet with many string fields', () => {
+  const many = referenceKit({
+    fields: [
+      { name: 'elapsed_time', type: 'integer', roles: ['field'], fastly: 'std.atoi(time.elapsed.msec)' },
+      ...Array.from({ length: 60 }, (_, i) => ({ name: `header_${i}`, roles: ['log' as const], fastly: `req.http.H${i}` })),
+    ],
+  });
+  const cut = fastlyStringCuts(many).json;
+  let edge: FastlyEdge;
+  beforeAll(async () => {
+    edge = await startFastlyEdge(many);
+  });
+  afterAll(async () => {
+    await edge?.stop();
+  });
+
+  it('cuts every value so that the longest possible line still fits a Fastly log line', async () => {
+    // Sixty values share the line: its room, not the 1024-character maximum, sets their cut.
+    expect(cut).toBeLessThan(100);
+    const emoji = '\u{1F600}'.repeat(cut + 10);
+    const { logs } = await edge.send('/status/503', hostileHeaders(many, { name: 'emoji', value: emoji, needsEncoding: false }));
+    const json = logs.filter((l) => l.startsWith(LOGS_PREFIX));
+    expect(json).toHaveLength(1);
+    const doc = JSON.parse(json[0]!.slice(LOGS_PREFIX.length)) as Record<string, string>;
+    for (let i = 0; i < 60; i++) expect(doc[`header_${i}`]).toBe('\u{1F600}'.repeat(cut));
+    expect(Buffer.byteLength(json[0]!, 'utf8')).toBeLessThanOrEqual(FASTLY_LOG_LINE_MAX_BYTES);
   });
 });
