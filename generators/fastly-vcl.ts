@@ -86,7 +86,8 @@ function step(field: Field, config: KitConfig, key: string, keyText: string, for
   }
   const expression = field.fastly!;
   const local = kind === 'integer' ? 'i' : kind === 'float' ? 'f' : undefined;
-  // An integer in the ILP line carries its "i"; a string's characters are the line's to count.
+  // A number's text and one byte more (an integer's "i" in the ILP line): a bound for either line.
+  // A string's characters are counted by its line's cut.
   const valueBytes = kind === 'string' ? 0 : NUMBER_TEXT_MAX[kind] + 1;
   return { key, kind, keyLiteral, expression, read: readAsString(expression), ...(local ? { local } : {}), fixedBytes: bytes(keyText) + valueBytes };
 }
@@ -107,7 +108,7 @@ interface Plan {
  * FASTLY_STRING_VALUE_MAX characters each; a line that cannot give each FASTLY_STRING_VALUE_MIN is refused.
  */
 function lineCut(line: 'error JSON' | 'metrics', endpoint: string, body: number, steps: Step[], advice: string): { cut: number; problem?: Check } {
-  const prefix = bytes(`syslog  ${endpoint} :: `) + SERVICE_ID_MAX;
+  const prefix = bytes(`syslog ${'x'.repeat(SERVICE_ID_MAX)} ${endpoint} :: `);
   const fixed = prefix + body + steps.reduce((sum, s) => sum + s.fixedBytes, 0);
   const strings = steps.filter((s) => s.kind === 'string');
   const room = FASTLY_LOG_LINE_MAX_BYTES - fixed - 2 * strings.length;
