@@ -417,3 +417,29 @@ describe.each([
     expect(JSON.parse(edge.logs.lines[0]!.toString('utf8'))).toMatchObject({ api_name: 'forged', resp_status: 503 });
   });
 });
+
+// Without a guard, cdnkit_log runs again in vcl_synth when vcl_deliver returns synth after it:
+// the request still makes one line per stream, with the values it was first delivered with.
+describe('Varnish edge, vcl_synth after vcl_deliver', () => {
+  const config = referenceKit();
+  let edge: VarnishEdge;
+  beforeAll(async () => {
+    edge = await startVarnishEdge(config, [], (example) => {
+      const deliver = 'sub vcl_deliver {\n    call cdnkit_log;\n';
+      expect(example).toContain(deliver);
+      return example.replace(deliver, `${deliver}    if (req.http.X-Replace) {\n        set req.http.API-Name = "replaced";\n        return (synth(599));\n    }\n`);
+    });
+  });
+  afterAll(async () => edge?.stop());
+
+  it('logs the request once, as first delivered', async () => {
+    const request = 'GET /status/503/replaced HTTP/1.1\r\nHost: edge.test\r\nConnection: close\r\nX-Replace: 1\r\nAPI-Name: first\r\n\r\n';
+    expect(await edge.send(Buffer.from(request))).toBe(599);
+    await eventually('the lines of the request', () => edge.metrics.lines.length >= 1 && edge.logs.lines.length >= 1, 10_000, edge.output);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(edge.metrics.lines).toHaveLength(1);
+    expect(edge.logs.lines).toHaveLength(1);
+    expect(parseLine(edge.metrics.lines[0]!.toString('utf8')).tags).toMatchObject({ api_name: 'first', resp_status: '503' });
+    expect(JSON.parse(edge.logs.lines[0]!.toString('utf8'))).toMatchObject({ api_name: 'first', resp_status: 503 });
+  });
+});
