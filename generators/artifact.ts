@@ -1,5 +1,7 @@
 // What every generator returns: files, described, so `cdnkit generate` can write them and say
 // what each one is for.
+import type { Check } from '../src/config/checks.js';
+import { keyOf } from '../src/config/load.js';
 import type { KitConfig } from '../src/config/schema.js';
 
 export interface Artifact {
@@ -13,3 +15,20 @@ export interface Artifact {
 }
 
 export type Generator = (config: KitConfig) => Artifact[];
+
+/**
+ * A config a generator cannot serve. Its problems name config paths, so `cdnkit validate` and
+ * `generate` report them at their file, line and key like any config error.
+ */
+export class GeneratorError extends Error {
+  constructor(readonly problems: Check[]) {
+    super(problems.map((p) => `${keyOf(p.path) || '(top level)'}: ${p.message}`).join('\n'));
+    this.name = 'GeneratorError';
+  }
+}
+
+/** Throws the errors among `problems`, so no generator writes a file it knows to be wrong. */
+export function refuseOnErrors(problems: Check[]): void {
+  const errors = problems.filter((p) => p.severity === 'error');
+  if (errors.length > 0) throw new GeneratorError(errors);
+}

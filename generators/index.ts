@@ -1,14 +1,21 @@
 // Every target, in the order `cdnkit generate` reports them. Adding a target = a module here,
 // its templates in templates/<target>/, and its test in tests/integration/<target>.test.ts.
+import type { Check } from '../src/config/checks.js';
 import type { KitConfig } from '../src/config/schema.js';
 import type { Artifact, Generator } from './artifact.js';
 import { generateElasticsearch } from './elasticsearch.js';
-import { generateFastly } from './fastly-vcl.js';
+import { checkFastly, generateFastly } from './fastly-vcl.js';
 import { generateLogstash } from './logstash.js';
 import { generateRsyslog } from './rsyslog.js';
-import { generateVarnish } from './varnish.js';
+import { checkVarnish, generateVarnish } from './varnish.js';
 
 const generators: Generator[] = [generateFastly, generateVarnish, generateLogstash, generateRsyslog, generateElasticsearch];
+/** What only a generator can tell about a config (line lengths, record sizes); `cdnkit validate` runs them all. */
+const checks: ((config: KitConfig) => Check[])[] = [checkFastly, checkVarnish];
+
+export function checkAll(config: KitConfig): Check[] {
+  return checks.flatMap((check) => check(config));
+}
 
 export function generateAll(config: KitConfig): Artifact[] {
   const artifacts = generators.flatMap((generate) => generate(config));

@@ -13,10 +13,10 @@
 //   the client workspace: values are cut to a bounded size first, and the script says which
 //   varnishd parameters this needs.
 import type { Field, FieldType, KitConfig } from '../src/config/schema.js';
-import { NCSA_SAFE_TAGS } from '../src/config/checks.js';
+import { NCSA_SAFE_TAGS, type Check } from '../src/config/checks.js';
 import { fieldViews, kitValue, logKeyOf } from '../src/config/model.js';
 import { escapeStringField } from '../src/ilp/line-protocol.js';
-import type { Artifact } from './artifact.js';
+import { refuseOnErrors, type Artifact } from './artifact.js';
 import { generatedBanner, render } from './render.js';
 
 /** Longest JSON (and ILP string field) value, in bytes; a longer one is cut. */
@@ -30,6 +30,8 @@ const RECORDS = {
   fields: 'cdnkit_fields',
   json: (field: Field) => `cdnkit_json_${logKeyOf(field)}`,
   ilpString: (field: Field) => `cdnkit_ilp_${field.name}`,
+  /** The timestamp's last three digits: the request's vxid mod 1000, zero-padded. */
+  discriminator: 'cdnkit_seq',
 };
 
 /** The longest VSL record varnishd keeps (its vsl_reclen parameter); cdnkit.vcl's must fit. */
@@ -129,10 +131,12 @@ interface Plan {
   metricsFormat: string;
   /** varnishncsa -q for the metrics script; undefined = every request. */
   metricsQuery: string | undefined;
+  problems: Check[];
 }
 
 function plan(config: KitConfig): Plan {
   const views = fieldViews(config);
+  const problems: Check[] = [];
   const json: VclValue[] = [];
   const jsonParts = views.log.map((field) => {
     const key = JSON.stringify(logKeyOf(field));
@@ -154,7 +158,15 @@ function plan(config: KitConfig): Plan {
   for (const field of views.tags) {
     const source = sourceOf(field, config);
     if (source.kind === 'vcl') tags.push(vclValue(field, source.expression, 'tag'));
-    else inlineTags += `,${field.name}=${source.kind === 'kit' ? source.value : ncsaTag(field, source.specifier)}`;
+    else if (source.kind === 'kit') inlineTags += `,${field.name}=${source.value}`;
+    else if (isNcsaSafeTag(field, source.specifier)) inlineTags += `,${field.name}=${source.specifier}`;
+    else {
+      problems.push({
+        severity: 'error',
+        path: ['fields', config.fields.indexOf(field), 'varnish', 'ncsa'],
+        message: `tag "${field.name}": varnishncsa cannot make ${source.specifier} safe for line protocol; give it a VCL expression, or use one of ${[...NCSA_SAFE_TAGS].join(' ')}`,
+      });
+    }
   }
 
   const ilpStrings: VclValue[] = [];
@@ -180,41 +192,55 @@ function plan(config: KitConfig): Plan {
   const metricsQuery = inlineFields.length === 0 ? `VCL_Log:${RECORDS.fields}` : undefined;
   const tagsRecord = tags.length > 0 ? vclLog(RECORDS.tags) : '';
 
-  checkRecordLengths(json, tags, ilpStrings, ilpNumbers);
+  problems.push(...checkRecordLengths(json, tags, ilpStrings, ilpNumbers));
   return {
     json,
     tags,
     ilpStrings,
     ilpNumbers,
     logsFormat: `{${jsonParts.join(',')}}`,
-    metricsFormat: `${config.metrics.measurement}${inlineTags}${tagsRecord} ${fields} %{usec}t000`,
+    // Nanoseconds: microseconds, then the request's vxid mod 1000, so that two requests of one
+    // series in the same microsecond stay two points (InfluxDB keeps one per series and time).
+    metricsFormat: `${config.metrics.measurement}${inlineTags}${tagsRecord} ${fields} %{usec}t${vclLog(RECORDS.discriminator)}`,
     metricsQuery,
+    problems,
   };
 }
 
-/** Refuses a config whose cdnkit.vcl could log a record that varnishd would cut (dozens of tags). */
-function checkRecordLengths(json: VclValue[], tags: VclValue[], ilpStrings: VclValue[], ilpNumbers: VclValue[]): void {
+/** Refuses a config whose cdnkit.vcl could log a record that varnishd would cut (dozens of tags), naming what is in it. */
+function checkRecordLengths(json: VclValue[], tags: VclValue[], ilpStrings: VclValue[], ilpNumbers: VclValue[]): Check[] {
   const sum = (lengths: number[]) => lengths.reduce((a, b) => a + b, 0);
-  const longest = Math.max(
-    ...[...json, ...ilpStrings].map((v) => `${v.record}:`.length + VARNISH_STRING_MAX_BYTES),
-    `${RECORDS.tags}:`.length + sum(tags.map((t) => `,${t.name}=`.length + VARNISH_TAG_MAX_BYTES)),
-    `${RECORDS.fields}:`.length + sum(ilpNumbers.map((n) => `,${n.name}=`.length + NUMBER_MAX_BYTES + 1)),
-  );
-  if (longest > VSL_RECLEN_BYTES) {
-    throw new Error(`cdnkit.vcl would log records of up to ${longest} bytes, more than vsl_reclen (${VSL_RECLEN_BYTES}); declare fewer VCL tags`);
-  }
+  const records = [
+    ...[...json, ...ilpStrings].map((v) => ({ what: `the record of "${v.name}"`, names: [v.name], bytes: `${v.record}:`.length + VARNISH_STRING_MAX_BYTES })),
+    { what: 'the record of all VCL tags', names: tags.map((t) => t.name), bytes: `${RECORDS.tags}:`.length + sum(tags.map((t) => `,${t.name}=`.length + VARNISH_TAG_MAX_BYTES)) },
+    {
+      what: 'the record of all VCL number fields',
+      names: ilpNumbers.map((n) => n.name),
+      bytes: `${RECORDS.fields}:`.length + sum(ilpNumbers.map((n) => `,${n.name}=`.length + NUMBER_MAX_BYTES + 1)),
+    },
+  ];
+  return records
+    .filter((r) => r.bytes > VSL_RECLEN_BYTES)
+    .map((r) => ({
+      severity: 'error' as const,
+      path: ['fields'],
+      message: `Varnish: ${r.what} (${r.names.join(', ')}) could be ${r.bytes} bytes, more than vsl_reclen (${VSL_RECLEN_BYTES}), and varnishd would cut it; declare fewer of them`,
+    }));
 }
 
 /** A varnishncsa value as a tag: only values that are always ILP-safe tokens (checks.ts agrees for strings). */
-function ncsaTag(field: Field, specifier: string): string {
-  if (NCSA_SAFE_TAGS.has(specifier) || isNumberType(field.type)) return specifier;
-  throw new Error(
-    `tag "${field.name}": varnishncsa cannot make ${specifier} safe for line protocol; give it a VCL expression, or use one of ${[...NCSA_SAFE_TAGS].join(' ')}`,
-  );
+function isNcsaSafeTag(field: Field, specifier: string): boolean {
+  return NCSA_SAFE_TAGS.has(specifier) || isNumberType(field.type);
+}
+
+/** What the Varnish files cannot do for this config; empty when they generate. */
+export function checkVarnish(config: KitConfig): Check[] {
+  return config.cdn.flavours.includes('varnish') ? plan(config).problems : [];
 }
 
 export function varnishVcl(config: KitConfig): string {
   const p = plan(config);
+  refuseOnErrors(p.problems);
   const values = [...p.json, ...p.tags, ...p.ilpStrings, ...p.ilpNumbers];
   const cleaners = new Set(values.map((v) => v.clean));
   const jsonString = cleaners.has('cdnkit_json_string') || cleaners.has('cdnkit_ilp_string');
@@ -223,7 +249,7 @@ export function varnishVcl(config: KitConfig): string {
     banner: generatedBanner('#'),
     limits: { string: VARNISH_STRING_MAX_BYTES, tag: VARNISH_TAG_MAX_BYTES },
     missing: config.metrics.missingTagValue,
-    records: { tags: RECORDS.tags, fields: RECORDS.fields },
+    records: { tags: RECORDS.tags, fields: RECORDS.fields, discriminator: RECORDS.discriminator },
     needs: {
       utf8: jsonString || tagValue,
       jsonString,
@@ -243,6 +269,7 @@ export function varnishVcl(config: KitConfig): string {
 
 export function varnishFormats(config: KitConfig): { logs: string; metrics: string } {
   const p = plan(config);
+  refuseOnErrors(p.problems);
   // varnishncsa reads only the first line of a format file: the comment goes after it.
   const withComment = (format: string, what: string) =>
     render('varnish/format.hbs', { format, what, banner: generatedBanner('#') });

@@ -1,28 +1,35 @@
 // What each `cdnkit` subcommand does; main.ts only declares them. Each command imports its heavy
 // parts when it runs: a bridge process then carries neither the template engine nor the other
 // sink's client (tens of MB of resident memory), and `--help` starts fast.
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, sep } from 'node:path';
 import { z } from 'zod';
+import type { Artifact } from '../../generators/artifact.js';
 import type { BridgeKind } from '../bridge/bridge.js';
+import type { Check } from '../config/checks.js';
 import { ConfigError, formatProblem, loadConfigFile, type LoadedConfig } from '../config/load.js';
-import { kitConfigSchema } from '../config/schema.js';
+import { kitConfigSchema, type KitConfig } from '../config/schema.js';
 
 interface ConfigOptions {
   config: string;
   strict?: boolean;
 }
 
-/** Loads the config, printing warnings; on problems prints them all and exits 1. */
-function loadOrExit({ config, strict }: ConfigOptions): LoadedConfig {
+/**
+ * Loads the config and runs `checks` on it (the generators', which only they can make), printing
+ * warnings; on problems prints them all, each at its file, line and key, and exits 1.
+ */
+function loadOrExit({ config, strict }: ConfigOptions, checks: (config: KitConfig) => Check[] = () => []): LoadedConfig {
   try {
     const loaded = loadConfigFile(config);
-    for (const warning of loaded.warnings) process.stderr.write(`${formatProblem(warning)}\n`);
-    if (strict && loaded.warnings.length > 0) {
-      process.stderr.write(`${config}: ${loaded.warnings.length} warning(s), and --strict is set\n`);
+    const found = [...loaded.warnings, ...checks(loaded.config).map(loaded.problemAt)];
+    if (found.some((p) => p.severity === 'error')) throw new ConfigError(found);
+    for (const warning of found) process.stderr.write(`${formatProblem(warning)}\n`);
+    if (strict && found.length > 0) {
+      process.stderr.write(`${config}: ${found.length} warning(s), and --strict is set\n`);
       process.exit(1);
     }
-    return loaded;
+    return { ...loaded, warnings: found };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     for (const problem of error.problems) process.stderr.write(`${formatProblem(problem)}\n`);
@@ -42,24 +49,25 @@ export async function initCommand(options: { output: string; force?: boolean }):
   process.stdout.write(`wrote ${options.output}: the reference pipeline; edit its fields, then run\n  cdnkit generate -c ${options.output} -o out\n`);
 }
 
-export function validateCommand(options: ConfigOptions): void {
-  const { config, warnings } = loadOrExit(options);
+export async function validateCommand(options: ConfigOptions): Promise<void> {
+  const { checkAll } = await import('../../generators/index.js');
+  const { config, warnings } = loadOrExit(options, checkAll);
   process.stdout.write(
     `${options.config}: valid — ${config.fields.length} fields, ${warnings.length} warning(s), flavours: ${config.cdn.flavours.join(', ')}\n`,
   );
 }
 
 export async function generateCommand(options: ConfigOptions & { output: string; check?: boolean }): Promise<void> {
-  const { config } = loadOrExit(options);
-  const { generateAll } = await import('../../generators/index.js');
+  const { checkAll, generateAll } = await import('../../generators/index.js');
+  const { config } = loadOrExit(options, checkAll);
   const artifacts = generateAll(config);
   if (options.check) {
-    const stale = artifacts.filter((a) => {
-      const file = join(options.output, a.path);
-      return !existsSync(file) || readFileSync(file, 'utf8') !== a.content;
-    });
-    for (const a of stale) process.stderr.write(`out of date: ${join(options.output, a.path)}\n`);
-    if (stale.length > 0) process.exit(1);
+    const differences = differencesFrom(options.output, artifacts);
+    for (const difference of differences) process.stderr.write(`${difference}\n`);
+    if (differences.length > 0) {
+      process.stderr.write(`${options.output}: ${differences.length} difference(s) from what the config generates; run cdnkit generate\n`);
+      process.exit(1);
+    }
     process.stdout.write(`${options.output}: all ${artifacts.length} files are up to date\n`);
     return;
   }
@@ -72,6 +80,33 @@ export async function generateCommand(options: ConfigOptions & { output: string;
     process.stdout.write(`  ${file.padEnd(width + options.output.length + 1)}  ${artifact.description}\n`);
   }
   process.stdout.write(`wrote ${artifacts.length} files into ${options.output}/\n`);
+}
+
+/**
+ * How an output folder differs from `artifacts`: files missing, out of date, not generated (a
+ * stale one a renamed field left behind, say), or executable when they should not be or the
+ * other way round (the one mode bit git keeps).
+ */
+function differencesFrom(output: string, artifacts: Artifact[]): string[] {
+  const differences: string[] = [];
+  for (const artifact of artifacts) {
+    const file = join(output, artifact.path);
+    if (!existsSync(file)) {
+      differences.push(`missing: ${file}`);
+      continue;
+    }
+    if (readFileSync(file, 'utf8') !== artifact.content) differences.push(`out of date: ${file}`);
+    const executable = (statSync(file).mode & 0o111) !== 0;
+    const wanted = ((artifact.mode ?? 0o644) & 0o111) !== 0;
+    if (executable !== wanted) differences.push(`${wanted ? 'not executable' : 'executable'}, should ${wanted ? '' : 'not '}be: ${file}`);
+  }
+  const generated = new Set(artifacts.map((a) => a.path));
+  const present = existsSync(output) ? readdirSync(output, { recursive: true, encoding: 'utf8' }) : [];
+  for (const path of present.map((p) => p.split(sep).join('/')).sort()) {
+    const file = join(output, path);
+    if (!generated.has(path) && statSync(file).isFile()) differences.push(`not generated: ${file}`);
+  }
+  return differences;
 }
 
 export function schemaCommand(): void {

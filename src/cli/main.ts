@@ -8,6 +8,8 @@ import { bridgeCommand, generateCommand, initCommand, schemaCommand, validateCom
 const program = new Command('cdnkit')
   .description('Describe your CDN log data once; generate the CDN logging, receivers, index template and dashboards from it.')
   .version(packageVersion())
+  // Usage errors exit 2, as the commands' help says (commander's own default is 1); help exits 0.
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2))
   .showHelpAfterError('(run with --help for usage)')
   .addHelpText(
     'after',
@@ -60,7 +62,7 @@ program
   .addOption(configOption())
   .addOption(new Option('-o, --output <dir>', 'the output folder').default('out'))
   .addOption(strictOption())
-  .option('--check', 'write nothing; exit 1 if the output folder differs from what would be generated (for CI)')
+  .option('--check', 'write nothing; exit 1, listing each file, if the output folder differs from what would be generated (for CI)')
   .addHelpText(
     'after',
     `
@@ -70,7 +72,11 @@ Writes (depending on cdn.flavours), and lists in <dir>/README.md:
   receivers/    Logstash pipelines (plain and consul-template) and an rsyslog config: syslog -> Kafka
   elasticsearch/ the composable index template for the error logs
 The output is deterministic: the same config always gives the same bytes, so it can be committed
-and reviewed, and --check can guard it in CI.
+and reviewed, and --check can guard it in CI: it reports files missing, out of date, not generated
+(left over in the folder) and with the wrong executable bit.
+
+Exit status: 0 written (with --check: up to date), 1 invalid config (or differences with --check),
+2 usage error.
 
 Example:
   $ cdnkit generate -c cdnkit.yaml -o out`,

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { kitConfigSchema, type KitConfig } from './schema.js';
-import { checkConfig } from './checks.js';
+import { checkConfig, type Check } from './checks.js';
 
 export type Severity = 'error' | 'warning';
 export type ConfigPath = readonly (string | number)[];
@@ -30,6 +30,8 @@ export class ConfigError extends Error {
 export interface LoadedConfig {
   config: KitConfig;
   warnings: ConfigProblem[];
+  /** A check of the loaded config (a generator's, say) as a problem at its line in the file. */
+  problemAt(check: Check): ConfigProblem;
 }
 
 export function formatProblem(p: ConfigProblem): string {
@@ -89,7 +91,7 @@ export function parseConfig(text: string, file = 'cdnkit.yaml'): LoadedConfig {
   const found = checkConfig(parsed.data).map((c) => problem(c.severity, c.path, c.message));
   const errors = found.filter((p) => p.severity === 'error');
   if (errors.length > 0) throw new ConfigError(found);
-  return { config: parsed.data, warnings: found };
+  return { config: parsed.data, warnings: found, problemAt: (c) => problem(c.severity, c.path, c.message) };
 }
 
 type MakeProblem = (severity: Severity, path: ConfigPath, message: string) => ConfigProblem;

@@ -355,3 +355,91 @@ describe.each([
     expect(edge.metrics.lines).toHaveLength(ilp);
   });
 });
+
+// The ILP timestamp's last three digits are the request's vxid mod 1000 (varnishd sends the vxid in
+// X-Varnish): a burst of simultaneous requests of one series gives as many points as requests.
+describe('Varnish edge: request counts', () => {
+  const config = referenceKit();
+  let edge: VarnishEdge;
+  beforeAll(async () => {
+    edge = await startVarnishEdge(config);
+  });
+  afterAll(async () => edge?.stop());
+
+  it('gives every point of a burst with identical tags its own timestamp: microseconds, then the vxid mod 1000', async () => {
+    // A POST is passed: every request of the burst is handled alike (a GET would be a miss, then hits).
+    const request = Buffer.from(
+      'POST /status/200/burst HTTP/1.1\r\nHost: edge.test\r\nConnection: close\r\nContent-Length: 0\r\nAPI-Name: orders\r\nX-Region: eu\r\n\r\n',
+    );
+    const responses = await Promise.all(Array.from({ length: 60 }, () => edge.exchange(request)));
+    const vxids = responses.map((r) => {
+      expect(r.status).toBe(200);
+      return BigInt(/^X-Varnish: (\d+)/im.exec(r.head)![1]!);
+    });
+    await eventually('a point per request', () => edge.metrics.lines.length >= responses.length, 10_000, edge.output);
+    const points = edge.metrics.lines.map((line) => parseLine(line.toString('utf8')));
+    expect(points).toHaveLength(responses.length);
+    expect(new Set(points.map((p) => JSON.stringify(p.tags))).size).toBe(1);
+    const timestamps = points.map((p) => p.timestamp!);
+    expect(new Set(timestamps).size).toBe(points.length);
+    expect(timestamps.map((t) => t % 1000n).sort()).toEqual(vxids.map((v) => v % 1000n).sort());
+  });
+});
+
+// A client's X-Cdnkit-Logged header once told cdnkit_log the request was already logged, unless
+// cdnkit.vcl's own vcl_recv had cleared it first: a user VCL whose vcl_recv returns before the
+// include's ran let a client switch its own logging off.
+describe.each([
+  { order: 'the include first, as example.vcl has it', rewrite: (example: string) => example },
+  {
+    order: 'the include last, after a vcl_recv that returns',
+    rewrite: (example: string) => {
+      const include = 'include "./cdnkit.vcl";\n';
+      expect(example).toContain(include);
+      const returning = example.replace(include, '').replace(/(\nsub vcl_recv \{\n[\s\S]*?\n)\}\n/, '$1    return (hash);\n}\n');
+      expect(returning).toContain('return (hash);');
+      return `${returning}\n${include}`;
+    },
+  },
+])('Varnish edge, $order', ({ rewrite }) => {
+  const config = referenceKit();
+  let edge: VarnishEdge;
+  beforeAll(async () => {
+    edge = await startVarnishEdge(config, [], rewrite);
+  });
+  afterAll(async () => edge?.stop());
+
+  it('logs a request that carries X-Cdnkit-Logged like any other', async () => {
+    const request = 'GET /status/503/forged HTTP/1.1\r\nHost: edge.test\r\nConnection: close\r\nX-Cdnkit-Logged: 1\r\nAPI-Name: forged\r\n\r\n';
+    expect(await edge.send(Buffer.from(request))).toBe(503);
+    await eventually('the lines of the request', () => edge.metrics.lines.length >= 1 && edge.logs.lines.length >= 1, 10_000, edge.output);
+    expect(parseLine(edge.metrics.lines[0]!.toString('utf8')).tags).toMatchObject({ api_name: 'forged', resp_status: '503' });
+    expect(JSON.parse(edge.logs.lines[0]!.toString('utf8'))).toMatchObject({ api_name: 'forged', resp_status: 503 });
+  });
+});
+
+// Without a guard, cdnkit_log runs again in vcl_synth when vcl_deliver returns synth after it:
+// the request still makes one line per stream, with the values it was first delivered with.
+describe('Varnish edge, vcl_synth after vcl_deliver', () => {
+  const config = referenceKit();
+  let edge: VarnishEdge;
+  beforeAll(async () => {
+    edge = await startVarnishEdge(config, [], (example) => {
+      const deliver = 'sub vcl_deliver {\n    call cdnkit_log;\n';
+      expect(example).toContain(deliver);
+      return example.replace(deliver, `${deliver}    if (req.http.X-Replace) {\n        set req.http.API-Name = "replaced";\n        return (synth(599));\n    }\n`);
+    });
+  });
+  afterAll(async () => edge?.stop());
+
+  it('logs the request once, as first delivered', async () => {
+    const request = 'GET /status/503/replaced HTTP/1.1\r\nHost: edge.test\r\nConnection: close\r\nX-Replace: 1\r\nAPI-Name: first\r\n\r\n';
+    expect(await edge.send(Buffer.from(request))).toBe(599);
+    await eventually('the lines of the request', () => edge.metrics.lines.length >= 1 && edge.logs.lines.length >= 1, 10_000, edge.output);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(edge.metrics.lines).toHaveLength(1);
+    expect(edge.logs.lines).toHaveLength(1);
+    expect(parseLine(edge.metrics.lines[0]!.toString('utf8')).tags).toMatchObject({ api_name: 'first', resp_status: '503' });
+    expect(JSON.parse(edge.logs.lines[0]!.toString('utf8'))).toMatchObject({ api_name: 'first', resp_status: 503 });
+  });
+});

@@ -1,6 +1,6 @@
 // The `cdnkit` command as a user runs it: the built CLI, in a scratch folder.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,6 +83,54 @@ describe('cdnkit CLI', () => {
     expect(lenient.code).toBe(0);
     expect(lenient.stderr).toContain('high-cardinality');
     expect(cdnkit('validate', '-c', 'warned.yaml', '--strict').code).toBe(1);
+  });
+
+  it('generate --check also reports missing files, files it does not generate, and a changed executable bit', () => {
+    expect(cdnkit('generate', '-c', 'cdnkit.yaml', '-o', 'out3').code).toBe(0);
+    rmSync(join(dir, 'out3/elasticsearch/index-template.json'));
+    writeFileSync(join(dir, 'out3/varnish/old-field.format'), 'left behind\n');
+    chmodSync(join(dir, 'out3/varnish/cdnkit-varnishncsa.sh'), 0o644);
+    chmodSync(join(dir, 'out3/README.md'), 0o755);
+    const check = cdnkit('generate', '-c', 'cdnkit.yaml', '-o', 'out3', '--check');
+    expect(check.code).toBe(1);
+    expect(check.stderr).toContain(`missing: ${join('out3', 'elasticsearch/index-template.json')}`);
+    expect(check.stderr).toContain(`not generated: ${join('out3', 'varnish/old-field.format')}`);
+    expect(check.stderr).toContain(`not executable, should be: ${join('out3', 'varnish/cdnkit-varnishncsa.sh')}`);
+    expect(check.stderr).toContain(`executable, should not be: ${join('out3', 'README.md')}`);
+    expect(check.stderr).toContain('4 difference(s)');
+  });
+
+  // What only a generator can check (a line or record too long) is found by validate, at the line
+  // of the config that causes it, in the same form as any config error.
+  it.each([
+    {
+      cdn: 'fastly',
+      fields: Array.from({ length: 80 }, (_, i) => `  - name: header_${i}\n    roles: [log]\n    fastly: req.http.H${i}\n`),
+      number: '  - name: elapsed_time\n    type: integer\n    roles: [field]\n    fastly: std.atoi(time.elapsed.msec)\n',
+      message: /Fastly: the error JSON line could reach \d+ bytes \(its 80 string values \(header_0, header_1, .*header_79\) at 64 characters/,
+    },
+    {
+      cdn: 'varnish',
+      fields: Array.from({ length: 70 }, (_, i) => `  - name: tag_${i}\n    roles: [tag]\n    varnish: req.http.T${i}\n`),
+      number: '  - name: elapsed_time\n    type: integer\n    roles: [field]\n    varnish: { ncsa: "%{ms}T" }\n',
+      message: /Varnish: the record of all VCL tags \(tag_0, tag_1, .*tag_69\) could be \d+ bytes, more than vsl_reclen/,
+    },
+  ])('validate and generate refuse what the $cdn generator cannot log, at the line of the fields', ({ cdn, fields, number, message }) => {
+    writeFileSync(join(dir, `many-${cdn}.yaml`), `product: api\ncdn:\n  flavours: [${cdn}]\nfields:\n${number}${fields.join('')}`);
+    for (const args of [['validate'], ['generate', '-o', `never-${cdn}`]]) {
+      const result = cdnkit(...args, '-c', `many-${cdn}.yaml`);
+      expect(result.code, args[0]).toBe(1);
+      const line = result.stderr.split('\n').find((l) => l.startsWith(`many-${cdn}.yaml:4:1: error: fields: `));
+      expect(line, result.stderr).toMatch(message);
+    }
+    expect(() => statSync(join(dir, `never-${cdn}`))).toThrow();
+  });
+
+  // Each case starts node: allow for a loaded machine.
+  it('usage errors exit 2, as the help says', { timeout: 30_000 }, () => {
+    for (const args of [['validate', '--no-such-option'], ['no-such-command'], ['bridge', 'traces']]) {
+      expect(cdnkit(...args).code, args.join(' ')).toBe(2);
+    }
   });
 
   it('--help teaches: every command explains itself with an example', () => {

@@ -34,7 +34,7 @@ describe('Varnish generator', () => {
   it('keeps the format on the first line of a format file, the only one varnishncsa reads', () => {
     const { metrics } = varnishFormats(reference);
     expect(metrics.split('\n')[0]).toBe(
-      'cdnmetrics,product=api,environment=prod,cache_status=%{Varnish:handling}x,info_state=%{Varnish:handling}x%{VCL_Log:cdnkit_tags}x elapsed_time=%{ms}Ti,time_to_first_byte=%{Varnish:time_firstbyte}x %{usec}t000',
+      'cdnmetrics,product=api,environment=prod,cache_status=%{Varnish:handling}x,info_state=%{Varnish:handling}x%{VCL_Log:cdnkit_tags}x elapsed_time=%{ms}Ti,time_to_first_byte=%{Varnish:time_firstbyte}x %{usec}t%{VCL_Log:cdnkit_seq}x',
     );
   });
 

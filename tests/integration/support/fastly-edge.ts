@@ -49,11 +49,12 @@ export function hostileHeaders(config: KitConfig, hostile: HostileValue): Record
   return headers;
 }
 
-export async function startFastlyEdge(config: KitConfig): Promise<FastlyEdge> {
+/** `snippet`: the vcl_log snippet to run, when a test must change what falco cannot simulate. */
+export async function startFastlyEdge(config: KitConfig, snippet = fastlyLogSnippet(config)): Promise<FastlyEdge> {
   const dir = mkdtempSync(join(tmpdir(), 'cdnkit-fastly-'));
   const origin: Origin = await startOrigin();
   const vclFile = join(dir, 'main.vcl');
-  writeFileSync(vclFile, serviceVcl(config, origin.port));
+  writeFileSync(vclFile, serviceVcl(config, origin.port, snippet));
   let simulator: Simulator;
   try {
     simulator = await startSimulator(vclFile);

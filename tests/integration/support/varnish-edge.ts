@@ -56,6 +56,8 @@ export interface VarnishEdge {
   metrics: LineReceiver;
   /** Sends raw request bytes; resolves with the status varnishd answered. */
   send(request: Buffer): Promise<number>;
+  /** Sends raw request bytes; resolves with the status and the response's head (status line and headers). */
+  exchange(request: Buffer): Promise<RawResponse>;
   /** varnishd's and the scripts' output so far, for failure messages. */
   output(): string;
   stop(): Promise<void>;
@@ -64,27 +66,41 @@ export interface VarnishEdge {
 
 
 
+export interface RawResponse {
+  status: number;
+  head: string;
+}
+
 /** One HTTP/1.1 exchange on its own connection; the status from the response's first line. */
-export function sendRaw(port: number, request: Buffer): Promise<number> {
+export function exchangeRaw(port: number, request: Buffer): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.on('error', reject);
     socket.on('end', () => {
-      const status = /^HTTP\/1\.1 (\d{3}) /.exec(Buffer.concat(chunks).toString('latin1'));
-      if (status) resolve(Number(status[1]));
-      else reject(new Error(`no HTTP response: ${Buffer.concat(chunks).toString('latin1').slice(0, 200)}`));
+      const text = Buffer.concat(chunks).toString('latin1');
+      const status = /^HTTP\/1\.1 (\d{3}) /.exec(text);
+      if (status) resolve({ status: Number(status[1]), head: text.split('\r\n\r\n')[0]! });
+      else reject(new Error(`no HTTP response: ${text.slice(0, 200)}`));
     });
     socket.end(request);
   });
 }
 
+export async function sendRaw(port: number, request: Buffer): Promise<number> {
+  return (await exchangeRaw(port, request)).status;
+}
+
 /**
  * `knockHeaders`: header lines that make a 404 produce a line in both streams (with the reference
- * config, any request does).
+ * config, any request does). `rewriteExample`: changes example.vcl into the user VCL a test needs.
  */
-export async function startVarnishEdge(config: KitConfig, knockHeaders: string[] = []): Promise<VarnishEdge> {
+export async function startVarnishEdge(
+  config: KitConfig,
+  knockHeaders: string[] = [],
+  rewriteExample: (example: string) => string = (example) => example,
+): Promise<VarnishEdge> {
   const tools = inject('tools');
   const dir = mkdtempSync(join(tmpdir(), 'cdnkit-varnish-'));
   for (const artifact of generateVarnish(config)) {
@@ -124,7 +140,7 @@ export async function startVarnishEdge(config: KitConfig, knockHeaders: string[]
     const example = readFileSync(examplePath, 'utf8');
     const placeholder = `.port = "${EXAMPLE_BACKEND.port}";`;
     if (!example.includes(placeholder)) throw new Error(`example.vcl has no ${placeholder} to point at the test origin`);
-    writeFileSync(examplePath, example.replace(placeholder, `.port = "${origin.port}";`));
+    writeFileSync(examplePath, rewriteExample(example.replace(placeholder, `.port = "${origin.port}";`)));
 
     const identity = 'cdnkit-test-edge';
     const port = await freePort();
@@ -168,7 +184,7 @@ export async function startVarnishEdge(config: KitConfig, knockHeaders: string[]
     logs.lines.length = 0;
     metrics.lines.length = 0;
 
-    return { identity, dir, logs, metrics, send, output: () => output, stop };
+    return { identity, dir, logs, metrics, send, exchange: (request) => exchangeRaw(port, request), output: () => output, stop };
   } catch (error) {
     await stop();
     throw error;
