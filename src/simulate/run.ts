@@ -1,0 +1,131 @@
+// One simulation run: the model draws requests, the edge's lines go to the destination at the
+// paced rate, and the ground truth counts what was sent.
+import type { KitConfig } from '../config/schema.js';
+import type { Destination } from './destinations.js';
+import { EdgeLines, type SyslogFormat } from './lines.js';
+import { TrafficModel } from './model.js';
+import { Pacer } from './pacing.js';
+import type { Scenario } from './scenarios.js';
+import { GroundTruth, type Truth } from './truth.js';
+
+export interface RunOptions {
+  config: KitConfig;
+  seed: number;
+  /** Simulated time of the first request, ms since the epoch. */
+  startMs: number;
+  /** Lines per second sent; 0 for as fast as the destination takes them. */
+  rate: number;
+  /** Mean simulated requests per second of event time. */
+  requestsPerSecond: number;
+  dayMs?: number;
+  /** Stop after this many requests... */
+  count?: number;
+  /** ...or once event time is this far past the start (ms); without either, until stopped. */
+  durationMs?: number;
+  scenarios?: Scenario[];
+  format: SyslogFormat;
+  truth?: boolean;
+  /** Aborting ends the run after the current request (Ctrl-C). */
+  signal?: AbortSignal;
+  /** Called about once a second. */
+  onProgress?: (progress: Progress) => void;
+}
+
+export interface Progress {
+  requests: number;
+  metricLines: number;
+  errorLines: number;
+  /** Event time of the last request, ms since the epoch. */
+  eventTimeMs: number;
+  elapsedSeconds: number;
+  /** Lines per second over the last interval. */
+  linesPerSecond: number;
+  /** Seconds spent waiting for a slow receiver, and behind the paced schedule. */
+  waitedSeconds: number;
+  behindSeconds: number;
+}
+
+export interface RunResult {
+  summary: Progress & { firstEventMs: number; meanLinesPerSecond: number };
+  truth?: Truth;
+}
+
+export async function runSimulation(options: RunOptions, destination: Destination): Promise<RunResult> {
+  const { config } = options;
+  const model = new TrafficModel(config, {
+    seed: options.seed,
+    startMs: options.startMs,
+    requestsPerSecond: options.requestsPerSecond,
+    ...(options.dayMs === undefined ? {} : { dayMs: options.dayMs }),
+    scenarios: options.scenarios ?? [],
+  });
+  const edge = new EdgeLines(config);
+  const truth = options.truth ? new GroundTruth(config.errors.minStatus) : undefined;
+  const pacer = new Pacer(options.rate);
+  const count = options.count ?? Number.POSITIVE_INFINITY;
+  const endUs = options.durationMs === undefined ? Number.POSITIVE_INFINITY : (options.startMs + options.durationMs) * 1000;
+  const started = performance.now();
+  let requests = 0;
+  let metricLines = 0;
+  let errorLines = 0;
+  let eventTimeMs = options.startMs;
+  let firstEventMs = Number.NaN;
+  let lastReport = { at: started, lines: 0 };
+
+  const progress = (now: number): Progress => {
+    const lines = metricLines + errorLines;
+    const interval = (now - lastReport.at) / 1000;
+    const linesPerSecond = interval > 0 ? (lines - lastReport.lines) / interval : 0;
+    lastReport = { at: now, lines };
+    return {
+      requests,
+      metricLines,
+      errorLines,
+      eventTimeMs,
+      elapsedSeconds: (now - started) / 1000,
+      linesPerSecond,
+      waitedSeconds: destination.waitedMs() / 1000,
+      behindSeconds: pacer.behindSeconds,
+    };
+  };
+
+  try {
+    while (requests < count && !options.signal?.aborted) {
+      const request = model.next();
+      if (request.endUs >= endUs) break;
+      if (requests === 0) firstEventMs = request.endUs / 1000;
+      eventTimeMs = request.endUs / 1000;
+      requests++;
+      truth?.add(request);
+      // The metric point first: building the error JSON must never cost a request its metric.
+      const sent = destination.send('metrics', edge.envelope(options.format, 'metrics', edge.metricLine(request), request));
+      if (sent) await sent;
+      metricLines++;
+      const json = edge.errorJson(request);
+      if (json !== undefined) {
+        const sentLog = destination.send('logs', edge.envelope(options.format, 'logs', json, request));
+        if (sentLog) await sentLog;
+        errorLines++;
+      }
+      const due = pacer.wait(metricLines + errorLines);
+      if (due) await due;
+      if ((requests & 4095) === 0) {
+        // Let timers, signals and sockets run even when nothing makes us wait.
+        await new Promise((resolve) => setImmediate(resolve));
+        const now = performance.now();
+        if (options.onProgress && now - lastReport.at >= 1000) options.onProgress(progress(now));
+      } else if (options.onProgress && options.rate > 0 && options.rate < 4096 && performance.now() - lastReport.at >= 1000) {
+        options.onProgress(progress(performance.now()));
+      }
+    }
+  } finally {
+    await destination.close();
+  }
+  const now = performance.now();
+  const elapsedSeconds = (now - started) / 1000;
+  const final = progress(now);
+  return {
+    summary: { ...final, elapsedSeconds, firstEventMs, meanLinesPerSecond: (metricLines + errorLines) / elapsedSeconds },
+    ...(truth ? { truth: truth.toJSON() } : {}),
+  };
+}
