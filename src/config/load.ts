@@ -130,9 +130,6 @@ function describeIssue(issue: z.core.$ZodIssue, doc: Document, problem: MakeProb
       ];
     case 'invalid_union':
       if (path[path.length - 1] === 'varnish') return [problem('error', path, 'expected a VCL expression string, {vcl: …} or {ncsa: …}')];
-      if ('discriminator' in issue && typeof issue.discriminator === 'string') {
-        return [problem('error', [...path, issue.discriminator], `${issue.message}: got ${describeValue(doc.getIn([...path, issue.discriminator]))}`)];
-      }
       return [problem('error', path, `${issue.message} (got ${describeValue(doc.getIn(path))})`)];
     default:
       return [problem('error', path, `${issue.message} (got ${describeValue(doc.getIn(path))})`)];

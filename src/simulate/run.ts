@@ -3,12 +3,12 @@
 import type { KitConfig } from '../config/schema.js';
 import type { Destination } from './destinations.js';
 import { EdgeLines, type SyslogFormat } from './lines.js';
-import { TrafficModel } from './model.js';
+import { TrafficModel, type SimRequest } from './model.js';
 import { Pacer } from './pacing.js';
 import type { Scenario } from './scenarios.js';
 import { GroundTruth, type Truth } from './truth.js';
 
-export interface RunOptions {
+export interface TrafficOptions {
   config: KitConfig;
   seed: number;
   /** Simulated time of the first request, ms since the epoch. */
@@ -24,6 +24,9 @@ export interface RunOptions {
   durationMs?: number;
   scenarios?: Scenario[];
   format: SyslogFormat;
+}
+
+export interface RunOptions extends TrafficOptions {
   truth?: boolean;
   /** Aborting ends the run after the current request (Ctrl-C). */
   signal?: AbortSignal;
@@ -50,8 +53,18 @@ export interface RunResult {
   truth?: Truth;
 }
 
-export async function runSimulation(options: RunOptions, destination: Destination): Promise<RunResult> {
-  const { config } = options;
+/** One request and the lines the edge sends for it, enveloped in the chosen syslog format. */
+export interface EdgeRequest {
+  request: SimRequest;
+  /** The line-protocol point, sent first. */
+  metric: string;
+  /** The error JSON, for a status at or above errors.minStatus. */
+  log: string | undefined;
+}
+
+/** The simulated traffic, request by request, until --count or --duration (or for ever). */
+export function* edgeTraffic(options: TrafficOptions): Generator<EdgeRequest, void, undefined> {
+  const { config, format } = options;
   const model = new TrafficModel(config, {
     seed: options.seed,
     startMs: options.startMs,
@@ -60,10 +73,23 @@ export async function runSimulation(options: RunOptions, destination: Destinatio
     scenarios: options.scenarios ?? [],
   });
   const edge = new EdgeLines(config);
-  const truth = options.truth ? new GroundTruth(config.errors.minStatus) : undefined;
-  const pacer = new Pacer(options.rate);
   const count = options.count ?? Number.POSITIVE_INFINITY;
   const endUs = options.durationMs === undefined ? Number.POSITIVE_INFINITY : (options.startMs + options.durationMs) * 1000;
+  for (let n = 0; n < count; n++) {
+    const request = model.next();
+    if (request.endUs >= endUs) return;
+    const json = edge.errorJson(request);
+    yield {
+      request,
+      metric: edge.envelope(format, 'metrics', edge.metricLine(request), request),
+      log: json === undefined ? undefined : edge.envelope(format, 'logs', json, request),
+    };
+  }
+}
+
+export async function runSimulation(options: RunOptions, destination: Destination): Promise<RunResult> {
+  const truth = options.truth ? new GroundTruth(options.config) : undefined;
+  const pacer = new Pacer(options.rate);
   const started = performance.now();
   let requests = 0;
   let metricLines = 0;
@@ -90,20 +116,18 @@ export async function runSimulation(options: RunOptions, destination: Destinatio
   };
 
   try {
-    while (requests < count && !options.signal?.aborted) {
-      const request = model.next();
-      if (request.endUs >= endUs) break;
+    for (const { request, metric, log } of edgeTraffic(options)) {
+      if (options.signal?.aborted) break;
       if (requests === 0) firstEventMs = request.endUs / 1000;
       eventTimeMs = request.endUs / 1000;
       requests++;
       truth?.add(request);
       // The metric point first: building the error JSON must never cost a request its metric.
-      const sent = destination.send('metrics', edge.envelope(options.format, 'metrics', edge.metricLine(request), request));
+      const sent = destination.send('metrics', metric);
       if (sent) await sent;
       metricLines++;
-      const json = edge.errorJson(request);
-      if (json !== undefined) {
-        const sentLog = destination.send('logs', edge.envelope(options.format, 'logs', json, request));
+      if (log !== undefined) {
+        const sentLog = destination.send('logs', log);
         if (sentLog) await sentLog;
         errorLines++;
       }

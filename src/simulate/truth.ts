@@ -1,24 +1,29 @@
 // The ground truth: exact aggregates of what was sent, for tests and dashboards to be compared with.
 // Timings are whole milliseconds, so each group keeps a histogram (value -> count): exact
 // percentiles without keeping every value.
+import type { KitConfig } from '../config/schema.js';
 import type { SimRequest } from './model.js';
 
 export const PERCENTILE_METHOD =
   'nearest rank: the p-th percentile of n values is the value at rank ceil(p/100 * n) in ascending order (1-based)';
 
-/** The dimensions each minute is broken down by, and how a request is placed in each. */
-const DIMENSIONS = {
+/**
+ * The dimensions each minute is broken down by, and how a request is placed in each: by the value
+ * the sinks see (a missing actual backend is the config's missingTagValue).
+ */
+const dimensions = (missing: string) => ({
   product: (q: SimRequest) => q.product,
   status: (q: SimRequest) => String(q.status),
   statusClass: (q: SimRequest) => `${Math.floor(q.status / 100)}xx`,
   cacheStatus: (q: SimRequest) => q.cacheStatus,
   api: (q: SimRequest) => q.api,
   requestBackend: (q: SimRequest) => q.requestBackend,
-  actualBackend: (q: SimRequest) => q.actualBackend ?? '(none)',
+  actualBackend: (q: SimRequest) => q.actualBackend ?? missing,
   pop: (q: SimRequest) => q.pop,
   region: (q: SimRequest) => q.region,
-} as const;
-export type Dimension = keyof typeof DIMENSIONS;
+});
+export type Dimension = keyof ReturnType<typeof dimensions>;
+const DIMENSION_NAMES = Object.keys(dimensions('')) as Dimension[];
 
 export interface TimingStats {
   count: number;
@@ -100,7 +105,7 @@ class Group {
 
 class Minute {
   readonly all = new Group();
-  readonly by = Object.fromEntries(Object.keys(DIMENSIONS).map((d) => [d, new Map<string, Group>()])) as Record<Dimension, Map<string, Group>>;
+  readonly by = Object.fromEntries(DIMENSION_NAMES.map((d) => [d, new Map<string, Group>()])) as Record<Dimension, Map<string, Group>>;
 }
 
 const count = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
@@ -113,8 +118,13 @@ export class GroundTruth {
   private readonly errorsByBackend = new Map<string, number>();
   private readonly errorsByPop = new Map<string, number>();
   private readonly clients = new Map<string, Set<string>>();
+  private readonly errorMinStatus: number;
+  private readonly dimensions: [Dimension, (q: SimRequest) => string][];
 
-  constructor(private readonly errorMinStatus: number) {}
+  constructor(config: KitConfig) {
+    this.errorMinStatus = config.errors.minStatus;
+    this.dimensions = Object.entries(dimensions(config.metrics.missingTagValue)) as [Dimension, (q: SimRequest) => string][];
+  }
 
   add(request: SimRequest): void {
     const error = request.status >= this.errorMinStatus;
@@ -122,7 +132,7 @@ export class GroundTruth {
     let minute = this.minutes.get(minuteKey);
     if (!minute) this.minutes.set(minuteKey, (minute = new Minute()));
     minute.all.add(request, error);
-    for (const [dimension, keyOf] of Object.entries(DIMENSIONS) as [Dimension, (q: SimRequest) => string][]) {
+    for (const [dimension, keyOf] of this.dimensions) {
       const groups = minute.by[dimension];
       const key = keyOf(request);
       let group = groups.get(key);
