@@ -27,7 +27,7 @@ import { BUILT_CLI, startBridgeProcess, type BridgeProcess } from '../tests/inte
 
 /** The build under test; BENCH_BRIDGE_CLI points at another (e.g. a patched copy) to compare. */
 const CLI = process.env.BENCH_BRIDGE_CLI ?? BUILT_CLI;
-import { logDocument, logLines, metricHead, metricLines, PROBE_API, rng } from './lib/data.js';
+import { logDocuments, logLines, logProbe, metricHeads, metricLines, metricProbe, PROBE_API } from './lib/data.js';
 import { cpuShares, cpuSnapshot, findProcesses, processTree, type CpuGroup, type CpuSnapshot } from './lib/proc.js';
 import { summarizeProfile, type ProfileSummary } from './lib/profile.js';
 
@@ -642,10 +642,9 @@ async function latencyPhase(plan: LatencyPlan, rate = S.rate, seconds = S.latenc
 }
 
 function metricsPlan(): LatencyPlan {
-  const r = rng(7);
-  const heads = Array.from({ length: 20_000 }, () => metricHead(r));
+  const heads = metricHeads(7, 20_000);
   const startNs = BigInt(Date.now() - 60_000) * 1_000_000n;
-  const pr = rng(8);
+  const probe = metricProbe(8);
   // Distinct timestamps: the send's wall-clock ms, plus 10 ns per line within the send.
   let lastMs = 0;
   let within = 0;
@@ -659,7 +658,7 @@ function metricsPlan(): LatencyPlan {
     topic: names.lat.metrics,
     index: names.index.lat,
     line: (i, nowMs) => `${heads[i % heads.length]} ${stamp(nowMs)}`,
-    probe: (seq, nowMs) => `${metricHead(pr, PROBE_API, seq)} ${stamp(nowMs)}`,
+    probe: (seq, nowMs) => `${probe(seq)} ${stamp(nowMs)}`,
     async visibleProbes() {
       const rows = await influxQl(names.bucket.lat, `SELECT elapsed_time FROM cdnmetrics WHERE api_name = '${PROBE_API}' AND time >= ${startNs}`);
       return rows.map((row) => Number(row[1]));
@@ -670,15 +669,13 @@ function metricsPlan(): LatencyPlan {
 
 function logsPlan(label: 'lat' | 'lat2' = 'lat'): LatencyPlan {
   const index = label === 'lat' ? names.index.lat : names.index.lat2;
-  const r = rng(9);
   const marker = '"event_timestamp":"';
   // Documents made once, split around the event time so each line is stamped with "now" cheaply.
-  const parts = Array.from({ length: 20_000 }, () => {
-    const json = JSON.stringify(logDocument(r, new Date()));
+  const parts = logDocuments(9, 20_000, Date.now()).map((json) => {
     const at = json.indexOf(marker) + marker.length;
     return [json.slice(0, at), json.slice(json.indexOf('"', at))] as const;
   });
-  const pr = rng(10);
+  const probe = logProbe(10);
   const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
   return {
     kind: 'logs',
@@ -689,7 +686,7 @@ function logsPlan(label: 'lat' | 'lat2' = 'lat'): LatencyPlan {
       const [a, b] = parts[i % parts.length]!;
       return a + iso(nowMs) + b;
     },
-    probe: (seq, nowMs) => JSON.stringify(logDocument(pr, new Date(nowMs), seq)),
+    probe,
     async visibleProbes() {
       const response = await esClient.search<{ request_url: string }>({
         index: `${index}-*`,

@@ -20,6 +20,8 @@ export function ilpTimestamp(endUs: number, seq: number): string {
 }
 
 type Part = (values: FieldValue[]) => string;
+/** Distinct values of one tag kept escaped; a tag with more (a badly chosen one) is still correct. */
+const TAG_CACHE_LIMIT = 10_000;
 
 export class EdgeLines {
   private readonly minStatus: number;
@@ -43,9 +45,17 @@ export class EdgeLines {
         return () => text;
       }
       const i = index(field);
+      // Tag values repeat (that is what tags are for): each distinct one is escaped once.
+      const written = new Map<FieldValue, string>();
       return (values) => {
         const value = values[i];
-        return key + escapeKey(normaliseTagValue(value === undefined ? undefined : String(value), missing));
+        let text = written.get(value);
+        if (text === undefined) {
+          text = key + escapeKey(normaliseTagValue(value === undefined ? undefined : String(value), missing));
+          if (written.size >= TAG_CACHE_LIMIT) written.clear();
+          written.set(value, text);
+        }
+        return text;
       };
     });
 

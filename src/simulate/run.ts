@@ -13,8 +13,6 @@ export interface TrafficOptions {
   seed: number;
   /** Simulated time of the first request, ms since the epoch. */
   startMs: number;
-  /** Lines per second sent; 0 for as fast as the destination takes them. */
-  rate: number;
   /** Mean simulated requests per second of event time. */
   requestsPerSecond: number;
   dayMs?: number;
@@ -27,6 +25,8 @@ export interface TrafficOptions {
 }
 
 export interface RunOptions extends TrafficOptions {
+  /** Lines per second sent; 0 for as fast as the destination takes them. */
+  rate: number;
   truth?: boolean;
   /** Aborting ends the run after the current request (Ctrl-C). */
   signal?: AbortSignal;
