@@ -21,7 +21,7 @@ import { createBucket, startInfluxDB, type RunningInflux } from '../harness/serv
 import { freePort } from '../harness/process.js';
 import { BUILT_CLI, startBridgeProcess, writeKitConfig, type BridgeProcess } from './support/bridge-process.js';
 import { referenceKit } from './support/config.js';
-import { freshTopics } from './support/kafka.js';
+import { freshTopics, readMessages } from './support/kafka.js';
 import { startRsyslog, type RunningRsyslog } from './support/rsyslog.js';
 import { eventually } from './support/wait.js';
 
@@ -170,5 +170,24 @@ describe('cdnkit simulate, end to end', () => {
     expect(perPath).toEqual(truth.errors.byPath);
     expect(await termCounts(index, { aggs: { counted: { terms: { field: 'request_backend', size: 1000 } } } })).toEqual(truth.errors.byRequestBackend);
     expect(await termCounts(index, { aggs: { counted: { terms: { field: 'fastly_pop', size: 1000 } } } })).toEqual(truth.errors.byPop);
+  });
+
+  it('--to kafka produces the same lines to the two topics as --to a file writes', async () => {
+    const topics = await freshTopics(['logs', 'metrics'] as const, 3);
+    const overrides: Partial<KitConfigInput> = {
+      fields,
+      kafka: { brokers: inject('services').kafka.brokers, topics: { logs: { name: topics.logs }, metrics: { name: topics.metrics } } },
+    };
+    const configFile = writeKitConfig(overrides);
+    const simulate = (...args: string[]) =>
+      run(process.execPath, [BUILT_CLI, 'simulate', '-c', configFile, '--seed', '11', '--start', SIMULATED.start, '--rate', '0', '--count', '3000', '-q', ...args]);
+    await simulate('--to', 'kafka');
+    await simulate('--to', join(work, 'kafka-lines.txt'));
+    const lines = readFileSync(join(work, 'kafka-lines.txt'), 'utf8').trimEnd().split('\n');
+    const logs = lines.filter((l) => l.startsWith('{'));
+    const metrics = lines.filter((l) => !l.startsWith('{'));
+    expect(logs.length).toBeGreaterThan(0);
+    expect((await readMessages(topics.metrics, metrics.length)).map((m) => m.value).sort()).toEqual(metrics.sort());
+    expect((await readMessages(topics.logs, logs.length)).map((m) => m.value).sort()).toEqual(logs.sort());
   });
 });
