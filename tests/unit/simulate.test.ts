@@ -1,17 +1,19 @@
 // `cdnkit simulate`: deterministic bytes, scenarios that move what they target, lines from any
 // config that the project's parsers accept, and a ground truth that equals a recount of the lines.
 import { spawnSync } from 'node:child_process';
+import { createServer, type Socket } from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { eventually } from '../integration/support/wait.js';
 import { stringify } from 'yaml';
 import { ConfigError, parseConfig, type ConfigProblem } from '../../src/config/load.js';
 import { referenceConfig, referenceFields } from '../../src/config/preset.js';
 import { kitConfigSchema, type KitConfigInput } from '../../src/config/schema.js';
 import { checkLine, parseLine } from '../../src/ilp/line-protocol.js';
-import type { Destination } from '../../src/simulate/destinations.js';
+import { syslogDestination, type Destination } from '../../src/simulate/destinations.js';
 import { runSimulation, type RunOptions } from '../../src/simulate/run.js';
 import { loadScenarioFile, parseScenarioFlag, type Scenario } from '../../src/simulate/scenarios.js';
 import { documents, points, recount, type SentLine } from '../fixtures/recount.js';
@@ -62,7 +64,8 @@ function pointsBetween(lines: SentLine[], fromMs: number, toMs: number) {
 const WINDOW = { start: 30_000, duration: 40_000 };
 const inWindow = (lines: SentLine[]) => pointsBetween(lines, START + WINDOW.start, START + WINDOW.start + WINDOW.duration);
 
-describe('cdnkit simulate', () => {
+// Each test simulates tens of thousands of requests: seconds, on two shared cores.
+describe('cdnkit simulate', { timeout: 30_000 }, () => {
   it('is deterministic: the same config, seed and start give the same bytes; another seed does not', async () => {
     const a = await simulate({ format: 'classic' });
     const b = await simulate({ format: 'classic' });
@@ -191,6 +194,52 @@ describe('cdnkit simulate', () => {
     const before = (lines: SentLine[]) => pointsBetween(lines, START, START + WINDOW.start);
     expect(before(changed.lines)).toEqual(before(base.lines));
   });
+
+  it('waits for a receiver that stops reading instead of buffering, and counts the wait', async () => {
+    // A syslog receiver that reads nothing until told to: the sender must block, not buffer.
+    const sockets: Socket[] = [];
+    let received = 0;
+    const server = createServer((socket) => {
+      socket.pause();
+      sockets.push(socket);
+      socket.on('data', (chunk: Buffer) => {
+        for (const byte of chunk) if (byte === 10) received++;
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const config = kitConfigSchema.parse({ ...referenceConfig, receivers: { host: '127.0.0.1', logsPort: port, metricsPort: port } });
+    const destination = await syslogDestination(config);
+    // Count what is handed to the sockets, and notice when a send has to wait.
+    let handed = 0;
+    let blocked = false;
+    const counted: Destination = {
+      ...destination,
+      send(type, line) {
+        handed += line.length + 1;
+        const wait = destination.send(type, line);
+        if (wait) blocked = true;
+        return wait;
+      },
+    };
+    const lines = 200_000;
+    const running = runSimulation({ config, seed: 1, startMs: START, rate: 0, requestsPerSecond: 1000, count: lines, format: 'blank' }, counted);
+    try {
+      await eventually('the simulator to wait for the paused receiver', () => blocked, 60_000);
+      expect(received).toBe(0);
+      // What left the simulator while nothing was read is bounded by the sockets' buffers (4.5 MB
+      // here), far below the run's ~55 MB.
+      expect(handed).toBeLessThan(16 * 2 ** 20);
+      for (const socket of sockets) socket.resume();
+      const { summary } = await running;
+      expect(received).toBe(summary.metricLines + summary.errorLines);
+      expect(summary.requests).toBe(lines);
+      expect(summary.waitedSeconds).toBeGreaterThan(0);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    }
+  }, 60_000);
 
   it('scenario files and flags are checked, naming the file, line and key', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'cdnkit-scenario-')), 'incidents.yaml');
