@@ -162,6 +162,15 @@ const BUILT_IN: Record<string, (request: SimRequest, model: TrafficModel) => Fie
 /** Fields whose hint replaces a set the model draws from, so what depends on it follows. */
 const SET_FIELDS = new Set(['api_name', 'pop', 'request_backend', 'method', 'cache_status', 'resp_status', 'elapsed_time', 'request_url']);
 
+/** Facts the ground truth counts that a hint on their field replaces after the draw. */
+const FACT_HINTS: Record<string, (request: SimRequest, value: FieldValue) => void> = {
+  actual_backend: (q, v) => (q.actualBackend = String(v)),
+  region: (q, v) => (q.region = String(v)),
+  client_ip: (q, v) => (q.clientIp = String(v)),
+  // Seconds, like the field; never above the elapsed time.
+  time_to_first_byte: (q, v) => (q.ttfbMs = Math.min(q.elapsedMs, Math.round(Number(v) * 1000))),
+};
+
 interface Client {
   ip: string;
   country: string;
@@ -193,6 +202,8 @@ export class TrafficModel {
   private readonly elapsedHint?: (random: Random) => FieldValue;
   private readonly latencyMedian = new Map<string, number>();
   private readonly valueOf: ((request: SimRequest) => FieldValue)[];
+  private readonly factHints: (readonly [(request: SimRequest, value: FieldValue) => void, (random: Random) => FieldValue])[];
+  private readonly pops: string[];
 
   constructor(config: KitConfig, options: ModelOptions) {
     this.config = config;
@@ -229,6 +240,7 @@ export class TrafficModel {
     const popsTable = popHint
       ? popHint.map(([pop, weight]) => [pop, POPS.find(([p]) => p === pop)?.[1] ?? regions[hash(pop) % regions.length]!, weight] as const)
       : POPS;
+    this.pops = popsTable.map(([pop]) => pop);
     const everywhere = new Weighted(popsTable.map(([pop, region, weight]) => [[pop, region] as const, weight] as const));
     const countries = new Weighted(COUNTRIES.map((c) => [c, c[1]] as const));
     const near = new Map<string, Weighted<readonly [string, string]>>();
@@ -251,13 +263,18 @@ export class TrafficModel {
     const elapsed = config.fields.find((f) => f.name === 'elapsed_time' && f.simulate);
     if (elapsed) this.elapsedHint = hintDraw(elapsed.simulate!, 'integer');
 
+    this.factHints = config.fields.flatMap((field) => {
+      const apply = FACT_HINTS[field.name];
+      return apply && field.simulate ? [[apply, hintDraw(field.simulate, field.type)] as const] : [];
+    });
     this.valueOf = config.fields.map((field) => this.valueFunction(field));
+    this.checkScenarios();
   }
 
   private valueFunction(field: Field): (request: SimRequest) => FieldValue {
     const constant = kitValue(field, this.config);
     if (constant !== undefined) return () => constant;
-    if (field.simulate && !SET_FIELDS.has(field.name)) {
+    if (field.simulate && !SET_FIELDS.has(field.name) && !FACT_HINTS[field.name]) {
       const draw = hintDraw(field.simulate, field.type);
       return () => draw(this.extras);
     }
@@ -265,6 +282,19 @@ export class TrafficModel {
     if (builtIn) return (request) => builtIn(request, this);
     const typed = typedDraw(field);
     return (request) => typed(this.extras, request);
+  }
+
+  /** A scenario aimed at an API, backend or POP the model never draws would change nothing: refuse it. */
+  private checkScenarios(): void {
+    const known = { api: this.apis.values, backend: [...new Set(this.backendOf.values())], pop: this.pops };
+    for (const scenario of this.scenarios) {
+      for (const key of ['api', 'backend', 'pop'] as const) {
+        const target = (scenario as Partial<Record<typeof key, string>>)[key];
+        if (target !== undefined && !known[key].includes(target)) {
+          throw new Error(`scenario ${scenario.type}: ${key} "${target}" is not simulated; the ${key}s are ${known[key].join(', ')}`);
+        }
+      }
+    }
   }
 
   /** The next request, or the next one after a gap while a drop scenario thins the traffic. */
@@ -353,6 +383,7 @@ export class TrafficModel {
       ttfbMs: Math.min(elapsedMs, Math.round(elapsedMs * ttfbFraction)),
       values: [],
     };
+    for (const [apply, draw] of this.factHints) apply(request, draw(this.extras));
     request.values = this.valueOf.map((value) => value(request));
     return request;
   }

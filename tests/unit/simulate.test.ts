@@ -26,7 +26,10 @@ const reference = kitConfigSchema.parse(referenceConfig);
 const CUSTOM: KitConfigInput = {
   ...referenceConfig,
   fields: [
-    ...referenceFields.map((f) => (f.name === 'client_ip' ? { ...f, roles: ['log', 'field'] as const } : f)).map((f) => ({ ...f, roles: [...f.roles] })),
+    ...referenceFields
+      .map((f) => (f.name === 'client_ip' ? { ...f, roles: ['log', 'field'] as const } : f))
+      .map((f) => (f.name === 'region' ? { ...f, simulate: { values: ['north', 'south'] } } : f))
+      .map((f) => ({ ...f, roles: [...f.roles] })),
     { name: 'client_country', roles: ['field'], fastly: 'client.geo.country_code', varnish: 'req.http.X-Country' },
     { name: 'tenant', roles: ['log', 'tag'], fastly: 'req.http.Tenant', varnish: 'req.http.Tenant', simulate: { values: { 'acme corp': 5, 'globex,inc': 2, 'a=b "c"': 1 } } },
     { name: 'retries', type: 'integer', roles: ['log', 'field'], fastly: 'req.restarts', varnish: 'req.restarts', simulate: { range: { min: 0, max: 3 } } },
@@ -110,6 +113,8 @@ describe('cdnkit simulate', { timeout: 30_000 }, () => {
     expect(Object.keys(truth.distinctClientsByCountry).length).toBeGreaterThan(3);
     // Some requests lost their backend (origin failure), and the sinks see the missing value.
     expect(truth.minutes.some((m) => m.by.actualBackend[custom.metrics.missingTagValue])).toBe(true);
+    // A hint on a counted field (region) is what the truth counts.
+    expect(Object.keys(truth.minutes[0]!.by.region).sort()).toEqual(['north', 'south']);
   });
 
   it('a config with custom fields and simulate hints gives lines the line-protocol parser and JSON.parse accept', async () => {
@@ -240,6 +245,20 @@ describe('cdnkit simulate', { timeout: 30_000 }, () => {
       server.close();
     }
   }, 60_000);
+
+  it('follows a daily shape, which --day compresses', async () => {
+    const day = await simulate({ count: Number.POSITIVE_INFINITY, durationMs: 10 * 60_000, dayMs: 10 * 60_000, requestsPerSecond: 20 });
+    const perMinute = day.truth.minutes.map((m) => m.all.requests);
+    expect(perMinute).toHaveLength(10);
+    expect(Math.max(...perMinute)).toBeGreaterThan(2.5 * Math.min(...perMinute));
+  });
+
+  it('refuses a scenario aimed at an API, backend or POP it does not simulate', async () => {
+    await expect(simulate({ scenarios: [parseScenarioFlag('latency:pop=XYZ,start=0s,duration=1m')] })).rejects.toThrow(
+      /scenario latency: pop "XYZ" is not simulated; the pops are IAD, JFK/,
+    );
+    await expect(simulate({ scenarios: [parseScenarioFlag('errors:api=chekout,start=0s,duration=1m')] })).rejects.toThrow(/api "chekout" is not simulated; the apis are catalog/);
+  });
 
   it('scenario files and flags are checked, naming the file, line and key', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'cdnkit-scenario-')), 'incidents.yaml');
