@@ -2,7 +2,8 @@
 // syslog to the generated rsyslog receivers (real rsyslogd), which produce to Kafka; both bridges
 // (`cdnkit bridge` processes) write to InfluxDB and Elasticsearch. With few series and many
 // requests a second, requests of one series end in the same microsecond, and yet the InfluxQL
-// counts per minute and status class and the Elasticsearch error counts equal the ground truth.
+// counts per minute and status class and the Elasticsearch error counts equal the ground truth,
+// and custom fields of every type (one with a simulate hint) are taken by both sinks.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,7 +38,17 @@ const FEW_SERIES: Record<string, KitConfigInput['fields'][number]['simulate']> =
   info_state: { values: ['MISS'] },
   resp_status: { values: { 200: 8, 404: 1, 503: 1 } },
 };
-const fields = referenceFields.map((f) => (FEW_SERIES[f.name] ? { ...f, simulate: FEW_SERIES[f.name] } : f));
+/** And custom fields of every type, one with a hint: the sinks must take what the simulator makes of them. */
+const fields: KitConfigInput['fields'] = [
+  ...referenceFields.map((f) => (FEW_SERIES[f.name] ? { ...f, simulate: FEW_SERIES[f.name] } : f)),
+  { name: 'tenant', roles: ['log', 'tag'], fastly: 'req.http.Tenant', varnish: 'req.http.Tenant', simulate: { values: ['acme corp'] } },
+  { name: 'retries', type: 'integer', roles: ['log', 'field'], fastly: 'req.restarts', varnish: 'req.restarts', simulate: { range: { min: 0, max: 3 } } },
+  { name: 'note', roles: ['log', 'field'], fastly: 'req.http.Note', varnish: 'req.http.Note' },
+  { name: 'weight', type: 'float', roles: ['log', 'field'], fastly: 'req.http.Weight', varnish: 'req.http.Weight' },
+  { name: 'shielded', type: 'boolean', roles: ['log', 'field'], fastly: 'fastly.ff.visits_this_service', varnish: 'req.http.Shielded' },
+  { name: 'seen_at', type: 'timestamp', roles: ['log'], fastly: 'now', varnish: 'req.http.Seen-At' },
+  { name: 'origin_ip', type: 'ip', roles: ['log'], fastly: 'req.http.Origin-IP', varnish: 'req.http.Origin-IP' },
+];
 /** Simulated requests per second of event time, and how many. Starting 5 s before a minute ends. */
 const SIMULATED = { rps: 5000, count: 60_000, start: '2026-02-03T10:14:55Z' };
 
