@@ -10,14 +10,14 @@ interface SimulateFlags {
   start?: string;
   rate: number;
   rps?: number;
-  day?: string;
+  day: string;
   duration?: string;
   count?: number;
   to: string;
   host?: string;
   format: 'blank' | 'classic';
   scenario?: string;
-  inject: string[];
+  inject?: string[];
   truth?: string;
   quiet?: boolean;
 }
@@ -43,7 +43,7 @@ export function addSimulateCommand(program: Command): void {
     .option('--host <host>', 'host of the syslog receivers (default: receivers.host, or 127.0.0.1 when it is 0.0.0.0)')
     .addOption(new Option('--format <format>', "Fastly's syslog message format").choices(['blank', 'classic']).default('blank'))
     .option('--scenario <file>', 'a YAML file of scenarios (see below)')
-    .option('--inject <scenario>', 'a scenario as type:key=value,... (repeatable)', (value: string, all: string[]) => [...all, value], [])
+    .addOption(new Option('--inject <scenario>', 'a scenario as type:key=value,... (repeatable)').argParser((value: string, all: string[] | undefined) => [...(all ?? []), value]))
     .option('--truth <file>', 'write the exact aggregates of what was sent, as JSON')
     .option('-q, --quiet', 'no progress line')
     .addHelpText(
@@ -113,7 +113,7 @@ async function simulateCommand(flags: SimulateFlags): Promise<void> {
   if (Number.isNaN(startMs)) fail(`--start: "${flags.start}" is not an ISO-8601 time, e.g. 2026-01-01T00:00:00Z`);
   let scenarios;
   try {
-    scenarios = [...(flags.scenario ? loadScenarioFile(flags.scenario) : []), ...flags.inject.map(parseScenarioFlag)];
+    scenarios = [...(flags.scenario ? loadScenarioFile(flags.scenario) : []), ...(flags.inject ?? []).map(parseScenarioFlag)];
   } catch (error) {
     if (error instanceof ConfigError) {
       for (const problem of error.problems) process.stderr.write(`${formatProblem(problem)}\n`);
@@ -144,7 +144,7 @@ async function simulateCommand(flags: SimulateFlags): Promise<void> {
       startMs,
       rate: flags.rate,
       requestsPerSecond: flags.rps ?? (flags.rate > 0 ? flags.rate : 1000),
-      dayMs: duration('--day', flags.day ?? '24h'),
+      dayMs: duration('--day', flags.day),
       ...(flags.count === undefined ? {} : { count: flags.count }),
       ...(flags.duration === undefined ? {} : { durationMs: duration('--duration', flags.duration) }),
       scenarios,

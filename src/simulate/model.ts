@@ -70,7 +70,7 @@ const ORIGIN_STATUSES: readonly (readonly [number, number])[] = [
   [404, 50], [429, 10], [500, 10], [502, 5], [503, 8], [504, 2],
 ];
 const HIT_STATUSES: readonly (readonly [number, number])[] = [[200, 930], [206, 20], [304, 40], [404, 10]];
-export const REASONS: Record<number, string> = {
+const REASONS: Record<number, string> = {
   200: 'OK', 201: 'Created', 204: 'No Content', 206: 'Partial Content', 301: 'Moved Permanently', 304: 'Not Modified',
   400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests',
   500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',

@@ -50,7 +50,7 @@ export const scenarioSchema = z.discriminatedUnion('type', [
 ]);
 
 export type Scenario = z.output<typeof scenarioSchema>;
-export const SCENARIO_TYPES = ['errors', 'latency', 'drop', 'auth', 'failover'] as const;
+export const SCENARIO_TYPES = scenarioSchema.options.map((option) => option.shape.type.value);
 
 const scenarioFileSchema = z.strictObject({ scenarios: z.array(scenarioSchema) });
 
