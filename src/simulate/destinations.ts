@@ -116,6 +116,8 @@ export async function syslogDestination(config: KitConfig, host?: string): Promi
 /** Lines in a batch before it is sent; a batch also leaves once it is 100 ms old. */
 const KAFKA_BATCH = 1000;
 const KAFKA_BATCH_AGE_MS = 100;
+/** Batches awaiting the broker's answer, per topic, before the simulator waits. */
+const KAFKA_IN_FLIGHT = 4;
 
 /** Straight to the topics, gzip'd and acknowledged by all in-sync replicas, like the receivers. */
 export async function kafkaDestination(config: KitConfig): Promise<Destination> {
@@ -130,19 +132,24 @@ export async function kafkaDestination(config: KitConfig): Promise<Destination> 
     topic: config.kafka.topics[type].name,
     batch: [] as { value: string }[],
     since: 0,
-    inFlight: Promise.resolve(),
+    inFlight: new Set<Promise<void>>(),
   }));
   const lane = { logs: lanes[0]!, metrics: lanes[1]! };
-  // One batch in flight per topic while the next fills: the next waits for the broker's answer.
+  // A few batches in flight per topic while the next fills; beyond that, wait for the broker.
+  // A failed send fails the run when it is next waited for.
   const flush = async (l: (typeof lanes)[number]): Promise<void> => {
     const messages = l.batch;
     l.batch = [];
-    const started = performance.now();
-    await l.inFlight;
-    waited += performance.now() - started;
-    l.inFlight = producer
+    if (l.inFlight.size >= KAFKA_IN_FLIGHT) {
+      const started = performance.now();
+      await Promise.race(l.inFlight);
+      waited += performance.now() - started;
+    }
+    const sending: Promise<void> = producer
       .send({ topic: l.topic, acks: -1, compression: kafkajs.CompressionTypes.GZIP, messages })
-      .then(() => undefined);
+      .then(() => void l.inFlight.delete(sending));
+    sending.catch(() => undefined);
+    l.inFlight.add(sending);
   };
   return {
     description: `Kafka ${brokers.join(',')} topics ${lane.logs.topic}, ${lane.metrics.topic}`,
@@ -159,7 +166,7 @@ export async function kafkaDestination(config: KitConfig): Promise<Destination> 
     async close() {
       try {
         for (const l of lanes) if (l.batch.length > 0) await flush(l);
-        await Promise.all(lanes.map((l) => l.inFlight));
+        await Promise.all(lanes.flatMap((l) => [...l.inFlight]));
       } finally {
         await producer.disconnect();
       }
