@@ -9,6 +9,7 @@ interface SimulateFlags {
   seed: number;
   start?: string;
   rate: number;
+  live?: boolean;
   rps?: number;
   day: string;
   duration?: string;
@@ -35,6 +36,7 @@ export function addSimulateCommand(program: Command): void {
     .addOption(new Option('--seed <n>', 'seed of the traffic: the same config, seed and --start give the same bytes').default(1).argParser(whole('--seed')))
     .option('--start <time>', 'event time of the first request, ISO-8601 (default: now; give it for repeatable output)')
     .addOption(new Option('--rate <lines>', 'lines sent per second; 0 sends as fast as the destination takes them').default(100).argParser(whole('--rate')))
+    .option('--live', 'send each request when its event time comes: event times are the wall clock (from now), paced by --rps instead of --rate')
     .addOption(new Option('--rps <requests>', 'simulated requests per second of event time (default: --rate, or 1000 with --rate 0)').argParser(whole('--rps')))
     .option('--day <duration>', 'length of one simulated day, to compress the daily traffic shape (e.g. 10m)', '24h')
     .option('--duration <duration>', 'stop when event time is this far past --start (e.g. 90s, 10m, 2h)')
@@ -57,6 +59,7 @@ Zipf-popular URLs, cache and status mix, long-tailed latency per backend, a dail
 field gets a value of its type, or from its "simulate" hint (values with weights, or a range).
 
 Pacing: --rate paces the sending only; event times follow the simulated clock (--rps, --day).
+With --live, event times are the wall clock instead: for dashboards that show the last minutes.
 When the receiver is slow the simulator waits for it rather than buffering, and says so.
 
 Scenarios (type, then keys; start and duration are offsets like 2m):
@@ -77,7 +80,7 @@ client IPs by country.
 
 Examples:
   $ cdnkit simulate -c cdnkit.yaml --rate 20                       watch the traffic on stdout
-  $ cdnkit simulate -c cdnkit.yaml --to syslog --rate 2000 --format classic
+  $ cdnkit simulate -c cdnkit.yaml --to syslog --live --rps 500 --format classic   a live demo source
   $ cdnkit simulate -c cdnkit.yaml --to kafka --rate 0 --count 1000000 --seed 7 \\
       --start 2026-01-01T00:00:00Z --truth truth.json                same bytes every time
   $ cdnkit simulate -c cdnkit.yaml --to syslog --day 10m --duration 30m \\
@@ -109,6 +112,7 @@ async function simulateCommand(flags: SimulateFlags): Promise<void> {
       return fail(`${flag}: ${(error as Error).message}`);
     }
   };
+  if (flags.live && flags.start !== undefined) fail('--live sends in real time from now; leave out --start');
   const startMs = flags.start === undefined ? Date.now() : Date.parse(flags.start);
   if (Number.isNaN(startMs)) fail(`--start: "${flags.start}" is not an ISO-8601 time, e.g. 2026-01-01T00:00:00Z`);
   let scenarios;
@@ -143,6 +147,7 @@ async function simulateCommand(flags: SimulateFlags): Promise<void> {
       seed: flags.seed,
       startMs,
       rate: flags.rate,
+      live: flags.live === true,
       requestsPerSecond: flags.rps ?? (flags.rate > 0 ? flags.rate : 1000),
       dayMs: duration('--day', flags.day),
       ...(flags.count === undefined ? {} : { count: flags.count }),

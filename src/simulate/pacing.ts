@@ -1,4 +1,4 @@
-// Sends at a steady rate of lines per second. Event times do not depend on it: they follow the
+// Sends at a steady rate of lines per second, or (live) each request when its event time comes. Event times do not depend on it: they follow the
 // simulated clock. When the receiver holds the sender back, the pacer does not burst to catch up
 // afterwards; it resumes the rate from where it is and counts the time lost.
 
@@ -24,5 +24,31 @@ export class Pacer {
     }
     if (due - now < 2) return undefined;
     return new Promise((resolve) => setTimeout(resolve, due - now));
+  }
+}
+
+/**
+ * Live traffic: each request is sent when the wall clock reaches its event time, so dashboards see
+ * it as "now"; the simulated clock (requests per second, the daily shape) sets the pace.
+ */
+export class LivePacer {
+  private offsetMs: number;
+  /** Seconds the receiver put us behind the wall clock, summed. */
+  behindSeconds = 0;
+
+  constructor(firstEventMs: number) {
+    this.offsetMs = Date.now() - firstEventMs;
+  }
+
+  wait(eventMs: number): void | Promise<void> {
+    const delay = eventMs + this.offsetMs - Date.now();
+    if (delay < -1000) {
+      // Late by more than a second: count it, and go on from here rather than burst to catch up.
+      this.behindSeconds += -delay / 1000;
+      this.offsetMs -= delay;
+      return undefined;
+    }
+    if (delay < 2) return undefined;
+    return new Promise((resolve) => setTimeout(resolve, delay));
   }
 }

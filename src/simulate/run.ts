@@ -4,7 +4,7 @@ import type { KitConfig } from '../config/schema.js';
 import type { Destination } from './destinations.js';
 import { EdgeLines, type SyslogFormat } from './lines.js';
 import { TrafficModel, type SimRequest } from './model.js';
-import { Pacer } from './pacing.js';
+import { LivePacer, Pacer } from './pacing.js';
 import type { Scenario } from './scenarios.js';
 import { GroundTruth, type Truth } from './truth.js';
 
@@ -27,6 +27,8 @@ export interface TrafficOptions {
 export interface RunOptions extends TrafficOptions {
   /** Lines per second sent; 0 for as fast as the destination takes them. */
   rate: number;
+  /** Instead of `rate`: send each request when the wall clock reaches its event time. */
+  live?: boolean;
   truth?: boolean;
   /** Aborting ends the run after the current request (Ctrl-C). */
   signal?: AbortSignal;
@@ -89,7 +91,7 @@ export function* edgeTraffic(options: TrafficOptions): Generator<EdgeRequest, vo
 
 export async function runSimulation(options: RunOptions, destination: Destination): Promise<RunResult> {
   const truth = options.truth ? new GroundTruth(options.config) : undefined;
-  const pacer = new Pacer(options.rate);
+  const pacer = options.live ? new LivePacer(options.startMs) : new Pacer(options.rate);
   const started = performance.now();
   let requests = 0;
   let metricLines = 0;
@@ -131,14 +133,14 @@ export async function runSimulation(options: RunOptions, destination: Destinatio
         if (sentLog) await sentLog;
         errorLines++;
       }
-      const due = pacer.wait(metricLines + errorLines);
+      const due = pacer instanceof LivePacer ? pacer.wait(eventTimeMs) : pacer.wait(metricLines + errorLines);
       if (due) await due;
       if ((requests & 4095) === 0) {
         // Let timers, signals and sockets run even when nothing makes us wait.
         await new Promise((resolve) => setImmediate(resolve));
         const now = performance.now();
         if (options.onProgress && now - lastReport.at >= 1000) options.onProgress(progress(now));
-      } else if (options.onProgress && options.rate > 0 && options.rate < 4096 && performance.now() - lastReport.at >= 1000) {
+      } else if (options.onProgress && (options.live || (options.rate > 0 && options.rate < 4096)) && performance.now() - lastReport.at >= 1000) {
         options.onProgress(progress(performance.now()));
       }
     }

@@ -253,6 +253,18 @@ describe('cdnkit simulate', { timeout: 30_000 }, () => {
     expect(Math.max(...perMinute)).toBeGreaterThan(2.5 * Math.min(...perMinute));
   });
 
+  it('--live sends each request no earlier than its event time, which starts now', async () => {
+    const began = Date.now();
+    const { lines, summary } = await simulate({ live: true, startMs: began, count: Number.POSITIVE_INFINITY, durationMs: 400, requestsPerSecond: 500 });
+    const ended = Date.now();
+    const stamps = points(lines).map((p) => Number(p.timestamp! / 1_000_000n));
+    expect(stamps.length).toBeGreaterThan(50);
+    expect(stamps[0]).toBeGreaterThanOrEqual(began);
+    // The pacer sends up to 2 ms early rather than sleep for less.
+    expect(ended - began).toBeGreaterThanOrEqual(stamps[stamps.length - 1]! - began - 2);
+    expect(summary.requests).toBe(stamps.length);
+  });
+
   it('refuses a scenario aimed at an API, backend or POP it does not simulate', async () => {
     await expect(simulate({ scenarios: [parseScenarioFlag('latency:pop=XYZ,start=0s,duration=1m')] })).rejects.toThrow(
       /scenario latency: pop "XYZ" is not simulated; the pops are IAD, JFK/,
