@@ -130,10 +130,9 @@ function describeIssue(issue: z.core.$ZodIssue, doc: Document, problem: MakeProb
       ];
     case 'invalid_union':
       if (path[path.length - 1] === 'varnish') return [problem('error', path, 'expected a VCL expression string, {vcl: …} or {ncsa: …}')];
-      return [problem('error', path, `${issue.message} (got ${describeValue(doc.getIn(path))})`)];
-    default:
-      return [problem('error', path, `${issue.message} (got ${describeValue(doc.getIn(path))})`)];
+      break;
   }
+  return [problem('error', path, `${issue.message} (got ${describeValue(doc.getIn(path))})`)];
 }
 
 function describeValue(value: unknown): string {

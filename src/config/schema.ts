@@ -40,11 +40,8 @@ const varnishSource = z.union([
 ]);
 
 /** A value `cdnkit simulate` may give a field: printable, and short enough to be a tag value. */
-const simulatedValue = z.union([
-  z.string().regex(/^[^\u0000-\u001f\u007f]{1,128}$/, '1 to 128 characters, no control characters'),
-  z.number(),
-  z.boolean(),
-]);
+const simulatedText = z.string().regex(/^[^\u0000-\u001f\u007f]{1,128}$/, '1 to 128 characters, no control characters');
+const simulatedValue = z.union([simulatedText, z.number(), z.boolean()]);
 
 export const simulateHintSchema = z
   .strictObject({
@@ -52,11 +49,13 @@ export const simulateHintSchema = z
       .union([
         z.array(simulatedValue).min(1).describe('Equally likely values, e.g. [GET, POST]'),
         z
-          .record(z.string().regex(/^[^\u0000-\u001f\u007f]{1,128}$/, '1 to 128 characters, no control characters'), z.number().positive())
+          .record(simulatedText, z.number().positive())
           .describe('Values with their relative weights, e.g. {GET: 90, POST: 10}'),
       ])
       .optional()
-      .describe('A fixed set of values to draw from; for api_name, pop, request_backend, method, cache_status and resp_status it replaces the built-in set'),
+      .describe(
+        'A fixed set of values to draw from; on a reference field (api_name, pop, request_backend, method, cache_status, resp_status, request_url, elapsed_time...) it replaces what the traffic model draws, and the ground truth counts it',
+      ),
     range: z
       .strictObject({
         min: z.number().describe('Smallest value'),
