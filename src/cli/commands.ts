@@ -14,7 +14,7 @@ interface ConfigOptions {
 }
 
 /** Loads the config, printing warnings; on problems prints them all and exits 1. */
-function loadOrExit({ config, strict }: ConfigOptions): LoadedConfig {
+export function loadOrExit({ config, strict }: ConfigOptions): LoadedConfig {
   try {
     const loaded = loadConfigFile(config);
     for (const warning of loaded.warnings) process.stderr.write(`${formatProblem(warning)}\n`);

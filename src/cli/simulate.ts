@@ -2,7 +2,8 @@
 // truth. Declared here (not in main.ts) so the command stays in one place.
 import { writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { ConfigError, formatProblem, loadConfigFile } from '../config/load.js';
+import { ConfigError, formatProblem } from '../config/load.js';
+import { loadOrExit } from './commands.js';
 
 interface SimulateFlags {
   config: string;
@@ -95,15 +96,7 @@ function fail(message: string): never {
 }
 
 async function simulateCommand(flags: SimulateFlags): Promise<void> {
-  let loaded;
-  try {
-    loaded = loadConfigFile(flags.config);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    for (const problem of error.problems) process.stderr.write(`${formatProblem(problem)}\n`);
-    process.exit(1);
-  }
-  const { config } = loaded;
+  const { config } = loadOrExit({ config: flags.config });
   const { parseDuration, parseScenarioFlag, loadScenarioFile } = await import('../simulate/scenarios.js');
   const duration = (flag: string, value: string) => {
     try {

@@ -204,6 +204,7 @@ export class TrafficModel {
   private readonly valueOf: ((request: SimRequest) => FieldValue)[];
   private readonly factHints: (readonly [(request: SimRequest, value: FieldValue) => void, (random: Random) => FieldValue])[];
   private readonly pops: string[];
+  private readonly urlsHinted: boolean;
 
   constructor(config: KitConfig, options: ModelOptions) {
     this.config = config;
@@ -224,6 +225,7 @@ export class TrafficModel {
     const backends = hinted('request_backend')?.map(([b]) => b);
     this.apis.values.forEach((api, i) => this.backendOf.set(api, backends ? backends[i % backends.length]! : `${api}-origin`));
     const urls = hinted('request_url');
+    this.urlsHinted = urls !== undefined;
     for (const api of this.apis.values) {
       this.paths.set(
         api,
@@ -319,7 +321,9 @@ export class TrafficModel {
     const [pop, region] = client.pops.draw(r);
     const api = this.apis.draw(r);
     const requestBackend = this.backendOf.get(api)!;
-    const url = this.paths.get(api)!.draw(r) + (r.chance(0.15) ? `?page=${1 + r.below(5)}` : '');
+    // Built-in URLs carry a query string now and then; hinted ones are taken as given.
+    const query = r.chance(0.15) && !this.urlsHinted ? `?page=${1 + r.below(5)}` : '';
+    const url = this.paths.get(api)!.draw(r) + query;
     const method = this.methods.draw(r);
     let cacheStatus = method === 'GET' || method === 'HEAD' ? this.cache.draw(r) : 'PASS';
     let status = (cacheStatus === 'HIT' ? this.hitStatuses : this.originStatuses).draw(r);
