@@ -95,6 +95,13 @@ function fail(message: string): never {
   process.exit(2);
 }
 
+/** What a slow receiver cost: time spent waiting for it, and how far it put the run behind its pace. */
+function slowness(p: { waitedSeconds: number; behindSeconds: number }): string {
+  const waited = p.waitedSeconds > 0.5 ? `; the receiver was slow: waited ${p.waitedSeconds.toFixed(1)} s for it` : '';
+  const behind = p.behindSeconds > 0 ? `; ${p.behindSeconds.toFixed(1)} s behind the pace` : '';
+  return waited + behind;
+}
+
 async function simulateCommand(flags: SimulateFlags): Promise<void> {
   const { config } = loadOrExit({ config: flags.config });
   const { parseDuration, parseScenarioFlag, loadScenarioFile } = await import('../simulate/scenarios.js');
@@ -108,6 +115,8 @@ async function simulateCommand(flags: SimulateFlags): Promise<void> {
   if (flags.live && flags.start !== undefined) fail('--live sends in real time from now; leave out --start');
   const startMs = flags.start === undefined ? Date.now() : Date.parse(flags.start);
   if (Number.isNaN(startMs)) fail(`--start: "${flags.start}" is not an ISO-8601 time, e.g. 2026-01-01T00:00:00Z`);
+  const dayMs = duration('--day', flags.day);
+  const durationMs = flags.duration === undefined ? undefined : duration('--duration', flags.duration);
   let scenarios;
   try {
     scenarios = [...(flags.scenario ? loadScenarioFile(flags.scenario) : []), ...(flags.inject ?? []).map(parseScenarioFlag)];
@@ -142,9 +151,9 @@ async function simulateCommand(flags: SimulateFlags): Promise<void> {
       rate: flags.rate,
       live: flags.live === true,
       requestsPerSecond: flags.rps ?? (flags.rate > 0 ? flags.rate : 1000),
-      dayMs: duration('--day', flags.day),
+      dayMs,
       ...(flags.count === undefined ? {} : { count: flags.count }),
-      ...(flags.duration === undefined ? {} : { durationMs: duration('--duration', flags.duration) }),
+      ...(durationMs === undefined ? {} : { durationMs }),
       scenarios,
       format: flags.format,
       truth: flags.truth !== undefined,
@@ -152,9 +161,8 @@ async function simulateCommand(flags: SimulateFlags): Promise<void> {
       onProgress: (p) => {
         if (flags.quiet || (!tty && p.elapsedSeconds - lastSaid < 5)) return;
         lastSaid = p.elapsedSeconds;
-        const slow = p.waitedSeconds > 0.5 || p.behindSeconds > 0 ? `; receiver slow: waited ${p.waitedSeconds.toFixed(1)} s for it` : '';
         say(
-          `${p.requests} requests, ${p.metricLines + p.errorLines} lines (${p.errorLines} errors), ${Math.round(p.linesPerSecond)} lines/s, event time ${new Date(p.eventTimeMs).toISOString()}${slow}`,
+          `${p.requests} requests, ${p.metricLines + p.errorLines} lines (${p.errorLines} errors), ${Math.round(p.linesPerSecond)} lines/s, event time ${new Date(p.eventTimeMs).toISOString()}${slowness(p)}`,
         );
       },
     },
@@ -167,7 +175,7 @@ async function simulateCommand(flags: SimulateFlags): Promise<void> {
   process.stderr.write(
     `sent ${s.requests} requests: ${s.metricLines} metric lines and ${s.errorLines} error logs to ${destination.description} in ${s.elapsedSeconds.toFixed(1)} s ` +
       `(${Math.round(s.meanLinesPerSecond)} lines/s); event time ${span}` +
-      (s.waitedSeconds > 0.5 ? `; waited ${s.waitedSeconds.toFixed(1)} s for a slow receiver` : '') +
+      slowness(s) +
       (flags.truth ? `; ground truth in ${flags.truth}` : '') +
       '\n',
   );
