@@ -74,6 +74,8 @@ A scenario file:
     - { type: errors, api: checkout, start: 2m, duration: 3m, share: 0.6 }
     - { type: latency, pop: LHR, start: 5m, duration: 2m, factor: 8 }
 
+Environment: CDNKIT_KAFKA_BROKERS (comma-separated host:port) overrides kafka.brokers for --to kafka.
+
 The ground truth (--truth) holds, per minute and per product, status, status class, cache status,
 API, backend, POP and region: request and error counts, elapsed time and time to first byte in ms
 (count, sum, min, max, p95, p99 by nearest rank); errors by URL path, backend and POP; distinct
@@ -128,6 +130,28 @@ async function simulateCommand(flags: SimulateFlags): Promise<void> {
     fail((error as Error).message);
   }
 
+  const { edgeTraffic, runSimulation } = await import('../simulate/run.js');
+  const options = {
+    config,
+    seed: flags.seed,
+    startMs,
+    rate: flags.rate,
+    live: flags.live === true,
+    requestsPerSecond: flags.rps ?? (flags.rate > 0 ? flags.rate : 1000),
+    dayMs,
+    ...(flags.count === undefined ? {} : { count: flags.count }),
+    ...(durationMs === undefined ? {} : { durationMs }),
+    scenarios,
+    format: flags.format,
+    truth: flags.truth !== undefined,
+  };
+  let traffic;
+  try {
+    traffic = edgeTraffic(options);
+  } catch (error) {
+    fail((error as Error).message);
+  }
+
   const destinations = await import('../simulate/destinations.js');
   const destination =
     flags.to === 'syslog'
@@ -139,24 +163,12 @@ async function simulateCommand(flags: SimulateFlags): Promise<void> {
   process.once('SIGINT', () => abort.abort());
   process.once('SIGTERM', () => abort.abort());
 
-  const { runSimulation } = await import('../simulate/run.js');
   const tty = process.stderr.isTTY;
   const say = (text: string) => process.stderr.write(tty ? `\r\u001b[K${text}` : `${text}\n`);
   let lastSaid = 0;
   const result = await runSimulation(
     {
-      config,
-      seed: flags.seed,
-      startMs,
-      rate: flags.rate,
-      live: flags.live === true,
-      requestsPerSecond: flags.rps ?? (flags.rate > 0 ? flags.rate : 1000),
-      dayMs,
-      ...(flags.count === undefined ? {} : { count: flags.count }),
-      ...(durationMs === undefined ? {} : { durationMs }),
-      scenarios,
-      format: flags.format,
-      truth: flags.truth !== undefined,
+      ...options,
       signal: abort.signal,
       onProgress: (p) => {
         if (flags.quiet || (!tty && p.elapsedSeconds - lastSaid < 5)) return;
@@ -167,6 +179,7 @@ async function simulateCommand(flags: SimulateFlags): Promise<void> {
       },
     },
     destination,
+    traffic,
   );
   const s = result.summary;
   if (tty && !flags.quiet) process.stderr.write('\n');

@@ -64,16 +64,23 @@ export interface EdgeRequest {
   log: string | undefined;
 }
 
-/** The simulated traffic, request by request, until --count or --duration (or for ever). */
-export function* edgeTraffic(options: TrafficOptions): Generator<EdgeRequest, void, undefined> {
-  const { config, format } = options;
-  const model = new TrafficModel(config, {
+/**
+ * The simulated traffic, request by request, until --count or --duration (or for ever). The model
+ * is built at once, so a scenario it cannot apply is refused here, before anything is sent.
+ */
+export function edgeTraffic(options: TrafficOptions): Generator<EdgeRequest, void, undefined> {
+  const model = new TrafficModel(options.config, {
     seed: options.seed,
     startMs: options.startMs,
     requestsPerSecond: options.requestsPerSecond,
     ...(options.dayMs === undefined ? {} : { dayMs: options.dayMs }),
     scenarios: options.scenarios ?? [],
   });
+  return requests(model, options);
+}
+
+function* requests(model: TrafficModel, options: TrafficOptions): Generator<EdgeRequest, void, undefined> {
+  const { config, format } = options;
   const edge = new EdgeLines(config);
   const count = options.count ?? Number.POSITIVE_INFINITY;
   const endUs = options.durationMs === undefined ? Number.POSITIVE_INFINITY : (options.startMs + options.durationMs) * 1000;
@@ -89,7 +96,8 @@ export function* edgeTraffic(options: TrafficOptions): Generator<EdgeRequest, vo
   }
 }
 
-export async function runSimulation(options: RunOptions, destination: Destination): Promise<RunResult> {
+/** Runs the traffic into a destination; `traffic` is edgeTraffic(options), made before connecting. */
+export async function runSimulation(options: RunOptions, destination: Destination, traffic = edgeTraffic(options)): Promise<RunResult> {
   const truth = options.truth ? new GroundTruth(options.config) : undefined;
   const pacer = options.live ? new LivePacer(options.startMs) : new Pacer(options.rate);
   const started = performance.now();
@@ -118,7 +126,7 @@ export async function runSimulation(options: RunOptions, destination: Destinatio
   };
 
   try {
-    for (const { request, metric, log } of edgeTraffic(options)) {
+    for (const { request, metric, log } of traffic) {
       if (options.signal?.aborted) break;
       if (requests === 0) firstEventMs = request.endUs / 1000;
       eventTimeMs = request.endUs / 1000;
