@@ -281,9 +281,15 @@ export class TrafficModel {
       return () => draw(this.extras);
     }
     const builtIn = BUILT_IN[field.name];
-    if (builtIn) return (request) => builtIn(request, this);
     const typed = typedDraw(field);
-    return (request) => typed(this.extras, request);
+    if (!builtIn) return (request) => typed(this.extras, request);
+    if (field.type !== 'integer' && field.type !== 'float') return (request) => builtIn(request, this);
+    // A reference name declared as a number although the model's value is text (a POP code as
+    // an integer, say): the field gets a number of its type instead of an invalid line.
+    return (request) => {
+      const value = builtIn(request, this);
+      return value === undefined || Number.isFinite(Number(value)) ? value : typed(this.extras, request);
+    };
   }
 
   /** A scenario aimed at an API, backend or POP the model never draws would change nothing: refuse it. */

@@ -29,6 +29,8 @@ const CUSTOM: KitConfigInput = {
     ...referenceFields
       .map((f) => (f.name === 'client_ip' ? { ...f, roles: ['log', 'field'] as const } : f))
       .map((f) => (f.name === 'region' ? { ...f, simulate: { values: ['north', 'south'] } } : f))
+      // A reference name declared as a number although the model's value is text.
+      .map((f) => (f.name === 'scheme_type' ? { ...f, type: 'integer' as const, roles: ['log', 'field'] as const } : f))
       .map((f) => ({ ...f, roles: [...f.roles] })),
     { name: 'client_country', roles: ['field'], fastly: 'client.geo.country_code', varnish: 'req.http.X-Country' },
     { name: 'tenant', roles: ['log', 'tag'], fastly: 'req.http.Tenant', varnish: 'req.http.Tenant', simulate: { values: { 'acme corp': 5, 'globex,inc': 2, 'a=b "c"': 1 } } },
@@ -132,6 +134,7 @@ describe('cdnkit simulate', { timeout: 30_000 }, () => {
       expect(p.fields.retries!.type).toBe('integer');
       expect(p.fields.weight!.type).toBe('float');
       expect(p.fields.shielded!.type).toBe('boolean');
+      expect(p.fields.scheme_type!.type).toBe('integer');
       expect(p.tags.edge_zone).toMatch(/^edge_zone-\d$/);
       expect(Number(p.fields.time_to_first_byte!.value) * 1000).toBeLessThanOrEqual(Number(p.fields.elapsed_time!.value));
     }
