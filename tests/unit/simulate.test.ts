@@ -2,11 +2,11 @@
 // config that the project's parsers accept, and a ground truth that equals a recount of the lines.
 import { spawnSync } from 'node:child_process';
 import { createServer, type Socket } from 'node:net';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { eventually } from '../integration/support/wait.js';
 import { stringify } from 'yaml';
 import { ConfigError, parseConfig, type ConfigProblem } from '../../src/config/load.js';
@@ -65,6 +65,15 @@ function pointsBetween(lines: SentLine[], fromMs: number, toMs: number) {
     return ms >= fromMs && ms < toMs;
   });
 }
+
+/** Scratch folders, removed at the end. */
+const scratch: string[] = [];
+function scratchDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  scratch.push(dir);
+  return dir;
+}
+afterAll(() => scratch.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
 const WINDOW = { start: 30_000, duration: 40_000 };
 const inWindow = (lines: SentLine[]) => pointsBetween(lines, START + WINDOW.start, START + WINDOW.start + WINDOW.duration);
@@ -276,7 +285,7 @@ describe('cdnkit simulate', { timeout: 30_000 }, () => {
   });
 
   it('scenario files and flags are checked, naming the file, line and key', () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'cdnkit-scenario-')), 'incidents.yaml');
+    const file = join(scratchDir('cdnkit-scenario-'), 'incidents.yaml');
     writeFileSync(file, 'scenarios:\n  - type: latency\n    pop: LHR\n    start: 2m\n    duration: soon\n  - type: outage\n    start: 1m\n    duration: 1m\n');
     let problems: ConfigProblem[] = [];
     try {
@@ -317,7 +326,7 @@ describe('cdnkit simulate', { timeout: 30_000 }, () => {
   });
 
   it('the CLI writes the same bytes and truth for the same seed and start, and --help teaches with examples', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cdnkit-simulate-cli-'));
+    const dir = scratchDir('cdnkit-simulate-cli-');
     writeFileSync(join(dir, 'cdnkit.yaml'), stringify(referenceConfig));
     const run = (name: string) => {
       const result = spawnSync(
