@@ -27,7 +27,9 @@ import { BUILT_CLI, startBridgeProcess, type BridgeProcess } from '../tests/inte
 
 /** The build under test; BENCH_BRIDGE_CLI points at another (e.g. a patched copy) to compare. */
 const CLI = process.env.BENCH_BRIDGE_CLI ?? BUILT_CLI;
-import { logDocument, logLines, metricHead, metricLines, PROBE_API, rng } from './lib/data.js';
+import { kafkaDestination } from '../src/simulate/destinations.js';
+import { runSimulation } from '../src/simulate/run.js';
+import { logDocuments, logLines, logProbe, metricHeads, metricLines, metricProbe, PROBE_API } from './lib/data.js';
 import { cpuShares, cpuSnapshot, findProcesses, processTree, type CpuGroup, type CpuSnapshot } from './lib/proc.js';
 import { summarizeProfile, type ProfileSummary } from './lib/profile.js';
 
@@ -51,6 +53,9 @@ const S = {
   /** Supplementary: error logs at the rate 20k requests/s imply (≈10 % errors in the generated traffic). */
   errorLogRate: num('BENCH_ERROR_LOG_RATE', 2000),
   errorLogSeconds: num('BENCH_ERROR_LOG_SECONDS', 15),
+  /** `cdnkit simulate` into Kafka: requests sent unpaced, and seconds at --rate BENCH_RATE. */
+  simulatorRequests: num('BENCH_SIMULATOR_REQUESTS', 300_000),
+  simulatorSeconds: num('BENCH_SIMULATOR_SECONDS', 10),
   probesPerSecond: 5,
   warmupSeconds: 5,
   pollMs: 100,
@@ -144,6 +149,13 @@ interface Latency {
   rss: { medianBytes: number; maxBytes: number; phaseMaxBytes: number; idleBytes: number; samples: number; heapTotalMedianBytes: number; heapUsedMedianBytes: number; externalMedianBytes: number };
   cpuCores: Cpu;
 }
+interface SimulatorRate {
+  /** Unpaced (--rate 0): what the simulator reaches into Kafka. */
+  reached: RunSummary;
+  /** Paced at S.rate: whether it holds it. */
+  held: RunSummary & { targetRate: number };
+}
+type RunSummary = { requests: number; lines: number; seconds: number; linesPerSecond: number; waitedSeconds: number; behindSeconds: number };
 interface Check {
   name: string;
   value: string;
@@ -158,6 +170,7 @@ const results: {
   ceiling: Partial<Record<'influxdb' | 'elasticsearch', Ceiling>>;
   throughput: Partial<Record<'metrics' | 'logs', Throughput>>;
   latency: Partial<Record<'metrics' | 'logs' | 'errorLogs', Latency>>;
+  simulator?: SimulatorRate;
   checks: Check[];
   problems: string[];
   /** Worth knowing, not a failure to run. */
@@ -191,6 +204,7 @@ const names = {
   lat: { metrics: `bench-metrics-lat-${id}`, logs: `bench-logs-lat-${id}` },
   lat2: { metrics: `bench-metrics-lat2-${id}`, logs: `bench-logs-lat2-${id}` },
   dead: `bench-dead-${id}`,
+  sim: { metrics: `bench-metrics-sim-${id}`, logs: `bench-logs-sim-${id}` },
   bucket: { warmup: `bench-warmup-${id}`, ceiling: `bench-ceiling-${id}`, tput: `bench-tput-${id}`, lat: `bench-lat-${id}` },
   index: { warmup: `bench-warmup-${id}`, ceiling: `bench-ceiling-${id}`, tput: `bench-tput-${id}`, lat: `bench-lat-${id}`, lat2: `bench-lat2-${id}` },
 };
@@ -641,11 +655,34 @@ async function latencyPhase(plan: LatencyPlan, rate = S.rate, seconds = S.latenc
   };
 }
 
+/** `cdnkit simulate --to kafka`, in process: unpaced, then at S.rate lines/s. */
+async function simulatorRate(): Promise<SimulatorRate> {
+  const admin = kafkaClient.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: Object.values(names.sim).map((topic) => ({ topic, numPartitions: S.partitions })), waitForLeaders: true });
+  } finally {
+    await admin.disconnect();
+  }
+  const config = kitConfigSchema.parse({
+    ...referenceConfig,
+    kafka: { brokers: kafka.brokers, topics: { logs: { name: names.sim.logs }, metrics: { name: names.sim.metrics } } },
+  });
+  const measure = async (rate: number, count: number): Promise<RunSummary> => {
+    const options = { config, seed: 12, startMs: Date.now() - 60_000, rate, requestsPerSecond: rate || S.rate, count, format: 'blank' as const };
+    const { summary } = await runSimulation(options, await kafkaDestination(config));
+    const lines = summary.metricLines + summary.errorLines;
+    return { requests: summary.requests, lines, seconds: summary.elapsedSeconds, linesPerSecond: lines / summary.elapsedSeconds, waitedSeconds: summary.waitedSeconds, behindSeconds: summary.behindSeconds };
+  };
+  const reached = await measure(0, S.simulatorRequests);
+  const held = { ...(await measure(S.rate, S.rate * S.simulatorSeconds)), targetRate: S.rate };
+  return { reached, held };
+}
+
 function metricsPlan(): LatencyPlan {
-  const r = rng(7);
-  const heads = Array.from({ length: 20_000 }, () => metricHead(r));
+  const heads = metricHeads(7, 20_000);
   const startNs = BigInt(Date.now() - 60_000) * 1_000_000n;
-  const pr = rng(8);
+  const probe = metricProbe(8);
   // Distinct timestamps: the send's wall-clock ms, plus 10 ns per line within the send.
   let lastMs = 0;
   let within = 0;
@@ -659,7 +696,7 @@ function metricsPlan(): LatencyPlan {
     topic: names.lat.metrics,
     index: names.index.lat,
     line: (i, nowMs) => `${heads[i % heads.length]} ${stamp(nowMs)}`,
-    probe: (seq, nowMs) => `${metricHead(pr, PROBE_API, seq)} ${stamp(nowMs)}`,
+    probe: (seq, nowMs) => `${probe(seq)} ${stamp(nowMs)}`,
     async visibleProbes() {
       const rows = await influxQl(names.bucket.lat, `SELECT elapsed_time FROM cdnmetrics WHERE api_name = '${PROBE_API}' AND time >= ${startNs}`);
       return rows.map((row) => Number(row[1]));
@@ -670,15 +707,13 @@ function metricsPlan(): LatencyPlan {
 
 function logsPlan(label: 'lat' | 'lat2' = 'lat'): LatencyPlan {
   const index = label === 'lat' ? names.index.lat : names.index.lat2;
-  const r = rng(9);
   const marker = '"event_timestamp":"';
   // Documents made once, split around the event time so each line is stamped with "now" cheaply.
-  const parts = Array.from({ length: 20_000 }, () => {
-    const json = JSON.stringify(logDocument(r, new Date()));
+  const parts = logDocuments(9, 20_000, Date.now()).map((json) => {
     const at = json.indexOf(marker) + marker.length;
     return [json.slice(0, at), json.slice(json.indexOf('"', at))] as const;
   });
-  const pr = rng(10);
+  const probe = logProbe(10);
   const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
   return {
     kind: 'logs',
@@ -689,7 +724,7 @@ function logsPlan(label: 'lat' | 'lat2' = 'lat'): LatencyPlan {
       const [a, b] = parts[i % parts.length]!;
       return a + iso(nowMs) + b;
     },
-    probe: (seq, nowMs) => JSON.stringify(logDocument(pr, new Date(nowMs), seq)),
+    probe,
     async visibleProbes() {
       const response = await esClient.search<{ request_url: string }>({
         index: `${index}-*`,
@@ -746,6 +781,7 @@ function table(): string {
   const lm = results.latency.metrics;
   const ll = results.latency.logs;
   const le = results.latency.errorLogs;
+  const sim = results.simulator;
   const rows: [string, string, string][] = [
     ['', 'metrics → InfluxDB', 'logs → Elasticsearch'],
     ['1 raw ceiling, lines/s', ci ? `${fmt(ci.linesPerSecond)}  (${fmt(ci.lines)} in ${ci.seconds.toFixed(1)} s)` : '—', ce ? `${fmt(ce.linesPerSecond)}  (${fmt(ce.lines)} in ${ce.seconds.toFixed(1)} s)` : '—'],
@@ -765,6 +801,7 @@ function table(): string {
     ['  target', '≤ 150 MB', '≤ 150 MB'],
     ['  idle (joined, before traffic)', lm ? mb(lm.rss.idleBytes) : '—', ll ? mb(ll.rss.idleBytes) : '—'],
     ['  V8 heap total / used, external', lm ? `${mb(lm.rss.heapTotalMedianBytes)} / ${mb(lm.rss.heapUsedMedianBytes)}, ${mb(lm.rss.externalMedianBytes)}` : '—', ll ? `${mb(ll.rss.heapTotalMedianBytes)} / ${mb(ll.rss.heapUsedMedianBytes)}, ${mb(ll.rss.externalMedianBytes)}` : '—'],
+    ['5 cdnkit simulate → Kafka, lines/s', sim ? `${fmt(sim.reached.linesPerSecond)} unpaced (waited ${sim.reached.waitedSeconds.toFixed(1)} s for Kafka)` : '—', sim ? `${fmt(sim.held.linesPerSecond)} at --rate ${fmt(sim.held.targetRate)} (behind ${sim.held.behindSeconds.toFixed(1)} s)` : '—'],
     [`3+4 logs at ${fmt(S.errorLogRate)}/s (error rate)`, '', le ? `p50 ${ms(le.p50Ms)}, p99 ${ms(le.p99Ms)}, RSS ${mb(le.rss.medianBytes)} / ${mb(le.rss.maxBytes)}` : '—'],
     ['  produced / written, lag at end', '', le ? `${fmt(le.producedPerSecond)} / ${fmt(le.writtenPerSecond)} lines/s, ${fmt(le.lagAtEnd)} lines` : '—'],
     ['CPU, cores (of 2): ceiling', cores(ci?.cpuCores, ['influxdb', 'bench', 'others']), cores(ce?.cpuCores, ['elasticsearch', 'bench', 'others'])],
@@ -889,6 +926,9 @@ async function main(): Promise<void> {
     latencyPhase(logsPlan('lat2'), S.errorLogRate, S.errorLogSeconds),
   );
   if (results.latency.errorLogs) say(`  logs latency at ${fmt(S.errorLogRate)}/s: p50 ${fmt(results.latency.errorLogs.p50Ms)} ms, p99 ${fmt(results.latency.errorLogs.p99Ms)} ms`);
+
+  results.simulator = await phase(`bench 5: cdnkit simulate into Kafka, ${fmt(S.simulatorRequests)} requests unpaced, then ${S.simulatorSeconds} s at ${fmt(S.rate)} lines/s`, simulatorRate);
+  if (results.simulator) say(`  simulator: ${fmt(results.simulator.reached.linesPerSecond)} lines/s unpaced, ${fmt(results.simulator.held.linesPerSecond)} at ${fmt(S.rate)}`);
 
   const { ceiling: c, throughput: t, latency: l } = results;
   for (const [what, expected, got] of [

@@ -19,7 +19,7 @@ interface ConfigOptions {
  * Loads the config and runs `checks` on it (the generators', which only they can make), printing
  * warnings; on problems prints them all, each at its file, line and key, and exits 1.
  */
-function loadOrExit({ config, strict }: ConfigOptions, checks: (config: KitConfig) => Check[] = () => []): LoadedConfig {
+export function loadOrExit({ config, strict }: ConfigOptions, checks: (config: KitConfig) => Check[] = () => []): LoadedConfig {
   try {
     const loaded = loadConfigFile(config);
     const found = [...loaded.warnings, ...checks(loaded.config).map(loaded.problemAt)];

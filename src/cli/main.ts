@@ -4,6 +4,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { packageVersion } from '../package-root.js';
 import { bridgeCommand, generateCommand, initCommand, schemaCommand, validateCommand } from './commands.js';
+import { addSimulateCommand } from './simulate.js';
 
 const program = new Command('cdnkit')
   .description('Describe your CDN log data once; generate the CDN logging, receivers, index template and dashboards from it.')
@@ -115,6 +116,8 @@ Example:
   $ CDNKIT_INFLUX_TOKEN=... cdnkit bridge metrics -c cdnkit.yaml`,
   )
   .action(bridgeCommand);
+
+addSimulateCommand(program);
 
 program
   .command('schema')

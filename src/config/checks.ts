@@ -49,6 +49,7 @@ export function checkConfig(config: KitConfig): Check[] {
       add('error', [...at, 'name'], `"${field.name}" is reserved by InfluxDB and cannot be a tag or field key; rename it`);
     }
     checkSources(field, config, (path, message) => add('error', [...at, ...path], message));
+    checkSimulateHint(field, (path, message) => add('error', [...at, 'simulate', ...path], message));
     if (roles.has('tag') && !field.allowHighCardinality && isUnbounded(field)) {
       add(
         'warning',
@@ -105,4 +106,26 @@ function isUnbounded(field: Field): boolean {
   const varnish = field.varnish;
   const sources = [field.fastly, typeof varnish === 'string' ? varnish : varnish && ('vcl' in varnish ? varnish.vcl : varnish.ncsa)];
   return sources.some((s) => s !== undefined && UNBOUNDED_SOURCES.some((re) => re.test(s)));
+}
+
+/** A `simulate` hint must give values its field's type can hold. */
+function checkSimulateHint(field: Field, add: (path: ConfigPath, message: string) => void): void {
+  const hint = field.simulate;
+  if (!hint) return;
+  if (field.kit) add([], `a field with kit: ${field.kit} always has the kit's value; remove "simulate"`);
+  if ((hint.values === undefined) === (hint.range === undefined)) add([], 'give either "values" or "range"');
+  const numeric = field.type === 'integer' || field.type === 'float';
+  if (hint.range) {
+    if (!numeric) add(['range'], `a range needs an integer or float field; "${field.name}" is ${field.type}: use "values"`);
+    if (hint.range.min > hint.range.max) add(['range'], `min ${hint.range.min} is above max ${hint.range.max}`);
+  }
+  const values = hint.values === undefined ? [] : Array.isArray(hint.values) ? hint.values.map(String) : Object.keys(hint.values);
+  const valid: Partial<Record<Field['type'], [RegExp, string]>> = {
+    integer: [/^-?\d{1,15}$/, 'whole numbers'],
+    float: [/^-?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i, 'numbers'],
+    boolean: [/^(true|false)$/, 'true or false'],
+  };
+  const rule = valid[field.type];
+  const wrong = rule ? values.filter((v) => !rule[0].test(v)) : [];
+  if (rule && wrong.length > 0) add(['values'], `"${field.name}" is ${field.type}, so its values must be ${rule[1]}; got ${wrong.map((v) => JSON.stringify(v)).join(', ')}`);
 }

@@ -57,6 +57,19 @@ export function loadConfigFile(file: string): LoadedConfig {
 
 /** Parses and validates config text; `file` is only used in messages. */
 export function parseConfig(text: string, file = 'cdnkit.yaml'): LoadedConfig {
+  const { data, problem } = parseValidated(text, file, kitConfigSchema);
+  const found = checkConfig(data).map((c) => problem(c.severity, c.path, c.message));
+  const errors = found.filter((p) => p.severity === 'error');
+  if (errors.length > 0) throw new ConfigError(found);
+  return { config: data, warnings: found, problemAt: (c) => problem(c.severity, c.path, c.message) };
+}
+
+/** Parses YAML text against any schema, with the same file:line:column errors as the kit config. */
+export function parseYaml<S extends z.ZodType>(text: string, file: string, schema: S): z.output<S> {
+  return parseValidated(text, file, schema).data;
+}
+
+function parseValidated<S extends z.ZodType>(text: string, file: string, schema: S): { data: z.output<S>; problem: MakeProblem } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number) => lineCounter.linePos(offset);
@@ -84,23 +97,20 @@ export function parseConfig(text: string, file = 'cdnkit.yaml'): LoadedConfig {
     message,
   });
 
-  const parsed = kitConfigSchema.safeParse(doc.toJS() ?? {});
+  const parsed = schema.safeParse(doc.toJS() ?? {});
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.flatMap((issue) => describeIssue(issue, doc, problem)));
+    throw new ConfigError(parsed.error.issues.flatMap((issue) => describeIssue(issue, doc, problem, schema)));
   }
-  const found = checkConfig(parsed.data).map((c) => problem(c.severity, c.path, c.message));
-  const errors = found.filter((p) => p.severity === 'error');
-  if (errors.length > 0) throw new ConfigError(found);
-  return { config: parsed.data, warnings: found, problemAt: (c) => problem(c.severity, c.path, c.message) };
+  return { data: parsed.data, problem };
 }
 
 type MakeProblem = (severity: Severity, path: ConfigPath, message: string) => ConfigProblem;
 
-function describeIssue(issue: z.core.$ZodIssue, doc: Document, problem: MakeProblem): ConfigProblem[] {
+function describeIssue(issue: z.core.$ZodIssue, doc: Document, problem: MakeProblem, root: z.ZodType): ConfigProblem[] {
   const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
   switch (issue.code) {
     case 'unrecognized_keys': {
-      const valid = validKeysAt(path);
+      const valid = validKeysAt(root, path);
       const hint = valid.length > 0 ? `; valid keys here: ${valid.join(', ')}` : '';
       // Point at each unknown key itself, not at the map that holds it.
       return issue.keys.map((k) => problem('error', [...path, k], `unknown key "${k}"${hint}`));
@@ -121,10 +131,10 @@ function describeIssue(issue: z.core.$ZodIssue, doc: Document, problem: MakeProb
         ),
       ];
     case 'invalid_union':
-      return [problem('error', path, 'expected a VCL expression string, {vcl: …} or {ncsa: …}')];
-    default:
-      return [problem('error', path, `${issue.message} (got ${describeValue(doc.getIn(path))})`)];
+      if (path[path.length - 1] === 'varnish') return [problem('error', path, 'expected a VCL expression string, {vcl: …} or {ncsa: …}')];
+      break;
   }
+  return [problem('error', path, `${issue.message} (got ${describeValue(doc.getIn(path))})`)];
 }
 
 function describeValue(value: unknown): string {
@@ -160,8 +170,8 @@ function nodeAt(doc: Document, path: ConfigPath): { node: Node | undefined; exac
 }
 
 /** Keys the schema accepts at a path, for "did you mean" help on unknown keys. */
-function validKeysAt(path: ConfigPath): string[] {
-  let schema: z.ZodType = kitConfigSchema;
+function validKeysAt(root: z.ZodType, path: ConfigPath): string[] {
+  let schema: z.ZodType = root;
   for (const part of path) {
     const unwrapped = unwrap(schema);
     if (typeof part === 'number' && 'element' in unwrapped) schema = (unwrapped as z.ZodArray).element as z.ZodType;

@@ -40,6 +40,33 @@ const varnishSource = z.union([
     .describe('A value only varnishncsa knows (timings, bytes)'),
 ]);
 
+/** A value `cdnkit simulate` may give a field: printable, and short enough to be a tag value. */
+const simulatedText = z.string().regex(/^[^\u0000-\u001f\u007f]{1,128}$/, '1 to 128 characters, no control characters');
+const simulatedValue = z.union([simulatedText, z.number(), z.boolean()]);
+
+export const simulateHintSchema = z
+  .strictObject({
+    values: z
+      .union([
+        z.array(simulatedValue).min(1).describe('Equally likely values, e.g. [GET, POST]'),
+        z
+          .record(simulatedText, z.number().positive())
+          .describe('Values with their relative weights, e.g. {GET: 90, POST: 10}'),
+      ])
+      .optional()
+      .describe(
+        'A fixed set of values to draw from; on a reference field (api_name, pop, request_backend, method, cache_status, resp_status, request_url, elapsed_time...) it replaces what the traffic model draws, and the ground truth counts it',
+      ),
+    range: z
+      .strictObject({
+        min: z.number().describe('Smallest value'),
+        max: z.number().describe('Largest value'),
+      })
+      .optional()
+      .describe('A number drawn uniformly between min and max (whole numbers for integer fields)'),
+  })
+  .describe('How `cdnkit simulate` makes up this field\'s value: give either values or range. Without it, built-in fields (the reference names) follow the traffic model and others get a value of their type');
+
 export const fieldSchema = z
   .strictObject({
     name: name('a field name').describe('The key in the error-log JSON and the ILP tag or field key'),
@@ -64,6 +91,7 @@ export const fieldSchema = z
       .default(false)
       .describe('Silence the warning for a tag whose values are practically unbounded (client IP, URL)'),
     description: z.string().optional(),
+    simulate: simulateHintSchema.optional(),
   })
   .describe('One piece of CDN log data, declared once');
 
@@ -235,5 +263,6 @@ export const kitConfigSchema = z
 export type KitConfigInput = z.input<typeof kitConfigSchema>;
 export type KitConfig = z.output<typeof kitConfigSchema>;
 export type Field = z.output<typeof fieldSchema>;
+export type SimulateHint = z.output<typeof simulateHintSchema>;
 export type FieldType = (typeof FIELD_TYPES)[number];
 export type CdnFlavour = (typeof CDN_FLAVOURS)[number];

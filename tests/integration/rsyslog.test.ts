@@ -1,6 +1,6 @@
 // The generated rsyslog receiver, run by the real rsyslogd: it must pass rsyslogd's own config
 // check, and, live, forward each line it receives on a port to that port's Kafka topic unchanged.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,8 +10,8 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { rsyslogConfig } from '../../generators/rsyslog.js';
 import { referenceKit } from './support/config.js';
 import { freshTopics, readTopic } from './support/kafka.js';
-import { freePort, portInUse } from '../harness/process.js';
-import { eventually } from './support/wait.js';
+import { freePort } from '../harness/process.js';
+import { startRsyslog } from './support/rsyslog.js';
 
 const run = promisify(execFile);
 
@@ -57,18 +57,8 @@ describe('rsyslog receiver', () => {
         receivers: { host: '127.0.0.1', logsPort, metricsPort },
         kafka: { brokers: inject('services').kafka.brokers, topics: { logs: { name: topics.logs }, metrics: { name: topics.metrics } }, producer: { lingerMs: 10 } },
       });
-      const dir = mkdtempSync(join(tmpdir(), 'cdnkit-rsyslogd-'));
-      const file = join(dir, 'cdnkit.conf');
-      writeFileSync(file, rsyslogConfig(config));
-      const daemon = spawn(inject('tools').rsyslogd, ['-n', '-f', file, '-i', join(dir, 'rsyslogd.pid')], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let daemonOutput = '';
-      daemon.stdout.on('data', (d) => (daemonOutput += d));
-      daemon.stderr.on('data', (d) => (daemonOutput += d));
-      stops.push(() => daemon.kill('SIGTERM'));
-      // rsyslogd opens its listeners one after the other: wait for both.
-      await eventually(`rsyslogd listening on ${logsPort} and ${metricsPort}`, async () => (await portInUse(logsPort)) && (await portInUse(metricsPort)), 20_000, () => daemonOutput);
+      const daemon = await startRsyslog(config);
+      stops.push(() => daemon.stop());
 
       const json = '{"api_name":"orders \\"v2\\"","resp_status":503,"note":"ünïcödé, tab\\t"}';
       const ilp = 'cdnmetrics,product=api,api_name=orders_v2 elapsed_time=12i,time_to_first_byte=0.004 1522670899146991000';
