@@ -3,6 +3,8 @@
 // stop on SIGTERM or SIGINT.
 import type { Server } from 'node:http';
 import type { KitConfig } from '../config/schema.js';
+import { env, readPem, requireEnv } from './environment.js';
+import { kafkaConnection } from './kafka-client.js';
 import { createRunner, type Runner } from './runner.js';
 import { serveOperations } from './server.js';
 import type { Sink } from './sink.js';
@@ -28,17 +30,6 @@ export interface RunningBridge {
   readonly failed: Promise<Error>;
 }
 
-function env(name: string): string | undefined {
-  const value = process.env[name];
-  return value === undefined || value === '' ? undefined : value;
-}
-
-function requireEnv(name: string, what: string): string {
-  const value = env(name);
-  if (!value) throw new Error(`${what} is read from the environment variable ${name}, which is not set`);
-  return value;
-}
-
 /** Loads only the client this bridge writes with: each is tens of MB of resident memory. */
 async function sinkFor(kind: BridgeKind, config: KitConfig): Promise<Sink> {
   if (kind === 'metrics') {
@@ -56,7 +47,11 @@ async function sinkFor(kind: BridgeKind, config: KitConfig): Promise<Sink> {
   return elasticsearchSink(config, {
     url: env(BRIDGE_ENV.elasticsearchUrl) ?? es.url,
     indexPrefix: es.indexPrefix,
-    ...(es.usernameEnv ? { username: requireEnv(es.usernameEnv, 'the Elasticsearch user'), password: env(es.passwordEnv ?? '') ?? '' } : {}),
+    ...(es.apiKeyEnv ? { apiKey: requireEnv(es.apiKeyEnv, 'the Elasticsearch API key') } : {}),
+    ...(es.usernameEnv && es.passwordEnv
+      ? { username: requireEnv(es.usernameEnv, 'the Elasticsearch user'), password: requireEnv(es.passwordEnv, 'the Elasticsearch password') }
+      : {}),
+    ...(es.caFile ? { ca: readPem(es.caFile, 'sinks.elasticsearch.caFile') } : {}),
   });
 }
 
@@ -67,7 +62,7 @@ export async function startBridge(kind: BridgeKind, config: KitConfig): Promise<
   const sink = await sinkFor(kind, config);
   const runner: Runner = createRunner({
     bridge: kind,
-    brokers: (env(BRIDGE_ENV.brokers) ?? config.kafka.brokers.join(',')).split(',').map((b) => b.trim()),
+    kafka: kafkaConnection((env(BRIDGE_ENV.brokers) ?? config.kafka.brokers.join(',')).split(',').map((b) => b.trim()), config.kafka),
     groupId: settings.groupId,
     topic: config.kafka.topics[kind].name,
     deadLetterTopic: config.kafka.topics.deadLetter.name,

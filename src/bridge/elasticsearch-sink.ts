@@ -11,8 +11,12 @@ import { combine, recordText, written, type Rejected, type Sink, type SourceReco
 export interface ElasticsearchSinkOptions {
   url: string;
   indexPrefix: string;
+  /** The base64 "encoded" API key; or basic auth with username and password. */
+  apiKey?: string;
   username?: string;
   password?: string;
+  /** PEM of the CA that signed the node's HTTP certificate. */
+  ca?: string;
   /** Request timeout, ms. */
   timeoutMs?: number;
 }
@@ -34,7 +38,8 @@ export function documentId(record: SourceRecord): string {
 export function elasticsearchSink(config: KitConfig, options: ElasticsearchSinkOptions): Sink {
   const client = new Client({
     node: options.url,
-    ...(options.username ? { auth: { username: options.username, password: options.password ?? '' } } : {}),
+    ...(options.apiKey ? { auth: { apiKey: options.apiKey } } : options.username ? { auth: { username: options.username, password: options.password ?? '' } } : {}),
+    ...(options.ca ? { tls: { ca: options.ca } } : {}),
     requestTimeout: options.timeoutMs ?? 30_000,
     // Retrying is the bridge's job: it backs off, heartbeats and keeps the offsets uncommitted.
     maxRetries: 0,
