@@ -54,6 +54,11 @@ export function rsyslogConfig(config: KitConfig): string {
   });
   return render('rsyslog/cdnkit.conf.hbs', {
     ...config,
+    // librdkafka before 2.6.1 repeats the client nonce in its SCRAM proof, which Kafka 4 checks
+    // strictly (librdkafka#4895): measured here with Debian 12's 2.0.2, refused at authentication.
+    scramNote: config.kafka.sasl?.mechanism.startsWith('SCRAM')
+      ? `# ${config.kafka.sasl.mechanism} against Kafka 4.x needs librdkafka 2.6.1 or newer (Debian 12 ships 2.0.2, which Kafka 4 refuses).\n`
+      : '',
     banner: generatedBanner('#'),
     maxMessageSize: MAX_MESSAGE_SIZE,
     streams: [

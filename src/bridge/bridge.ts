@@ -4,7 +4,7 @@
 import type { Server } from 'node:http';
 import type { KitConfig } from '../config/schema.js';
 import { env, readPem, requireEnv } from './environment.js';
-import { kafkaConnection } from './kafka-client.js';
+import { checkKafkaAccepts, kafkaConnection } from './kafka-client.js';
 import { createRunner, type Runner } from './runner.js';
 import { serveOperations } from './server.js';
 import type { Sink } from './sink.js';
@@ -59,10 +59,12 @@ export async function startBridge(kind: BridgeKind, config: KitConfig): Promise<
   const settings = config.bridges[kind];
   const log = bridgeLogger(kind);
   const metrics = bridgeMetrics(kind);
+  const kafka = kafkaConnection((env(BRIDGE_ENV.brokers) ?? config.kafka.brokers.join(',')).split(',').map((b) => b.trim()), config.kafka);
+  await checkKafkaAccepts(kafka, config.kafka);
   const sink = await sinkFor(kind, config);
   const runner: Runner = createRunner({
     bridge: kind,
-    kafka: kafkaConnection((env(BRIDGE_ENV.brokers) ?? config.kafka.brokers.join(',')).split(',').map((b) => b.trim()), config.kafka),
+    kafka,
     groupId: settings.groupId,
     topic: config.kafka.topics[kind].name,
     deadLetterTopic: config.kafka.topics.deadLetter.name,
@@ -83,7 +85,15 @@ export async function startBridge(kind: BridgeKind, config: KitConfig): Promise<
   });
   const address = server.address();
   const where = typeof address === 'object' && address ? `${address.address}:${address.port}` : listen;
-  await runner.start();
+  try {
+    await runner.start();
+  } catch (error) {
+    // The listening server would keep the process alive, serving a bridge that never started.
+    await runner.stop().catch(() => undefined);
+    await sink.close();
+    server.close();
+    throw error;
+  }
   log.info({ topic: config.kafka.topics[kind].name, sink: sink.name, operations: where }, 'bridge started');
 
   let stopped: Promise<void> | undefined;

@@ -1,8 +1,7 @@
 // The generated rsyslog receiver, run by the real rsyslogd: it must pass rsyslogd's own config
 // check, and, live, forward each line it receives on a port to that port's Kafka topic unchanged.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -10,8 +9,8 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { rsyslogConfig } from '../../generators/rsyslog.js';
 import { referenceKit } from './support/config.js';
 import { freshTopics, readTopic } from './support/kafka.js';
-import { freePort, portInUse } from '../harness/process.js';
-import { eventually } from './support/wait.js';
+import { freePort } from '../harness/process.js';
+import { sendLines, startRsyslogd } from './support/rsyslog.js';
 
 const run = promisify(execFile);
 
@@ -39,6 +38,23 @@ describe('rsyslog receiver', () => {
     expect(result.ok, result.output).toBe(true);
   });
 
+  it('rsyslogd -N1 accepts the generated config for a secured Kafka, which holds no secret', async () => {
+    const config = referenceKit({
+      kafka: {
+        brokers: ['k1:9094'],
+        tls: { caFile: '/etc/cdnkit/kafka-ca.pem', certFile: '/etc/cdnkit/receiver.pem', keyFile: '/etc/cdnkit/receiver.key', keyPassphraseEnv: 'RECEIVER_KEY_PASSPHRASE' },
+        sasl: { mechanism: 'SCRAM-SHA-512', username: 'receiver', passwordEnv: 'RECEIVER_KAFKA_PASSWORD' },
+      },
+    });
+    const text = rsyslogConfig(config);
+    expect(text).toContain('"security.protocol=SASL_SSL", "ssl.ca.location=/etc/cdnkit/kafka-ca.pem"');
+    expect(text).toContain('`echo ssl.key.password=$RECEIVER_KEY_PASSPHRASE`');
+    expect(text).toContain('"sasl.mechanisms=SCRAM-SHA-512", "sasl.username=receiver", `echo sasl.password=$RECEIVER_KAFKA_PASSWORD`');
+    const result = await checkConfig(writeConfig(text));
+    expect(result.output).toContain('End of config validation run');
+    expect(result.ok, result.output).toBe(true);
+  });
+
   it('rsyslogd -N1 really checks: a config with a misspelt omkafka parameter is refused', async () => {
     const broken = rsyslogConfig(referenceKit()).replace('partitions.auto="on"', 'partitions.automatic="on"');
     const result = await checkConfig(writeConfig(broken));
@@ -57,18 +73,8 @@ describe('rsyslog receiver', () => {
         receivers: { host: '127.0.0.1', logsPort, metricsPort },
         kafka: { brokers: inject('services').kafka.brokers, topics: { logs: { name: topics.logs }, metrics: { name: topics.metrics } }, producer: { lingerMs: 10 } },
       });
-      const dir = mkdtempSync(join(tmpdir(), 'cdnkit-rsyslogd-'));
-      const file = join(dir, 'cdnkit.conf');
-      writeFileSync(file, rsyslogConfig(config));
-      const daemon = spawn(inject('tools').rsyslogd, ['-n', '-f', file, '-i', join(dir, 'rsyslogd.pid')], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let daemonOutput = '';
-      daemon.stdout.on('data', (d) => (daemonOutput += d));
-      daemon.stderr.on('data', (d) => (daemonOutput += d));
-      stops.push(() => daemon.kill('SIGTERM'));
-      // rsyslogd opens its listeners one after the other: wait for both.
-      await eventually(`rsyslogd listening on ${logsPort} and ${metricsPort}`, async () => (await portInUse(logsPort)) && (await portInUse(metricsPort)), 20_000, () => daemonOutput);
+      const daemon = await startRsyslogd(rsyslogConfig(config), [logsPort, metricsPort]);
+      stops.push(daemon.stop);
 
       const json = '{"api_name":"orders \\"v2\\"","resp_status":503,"note":"ünïcödé, tab\\t"}';
       const ilp = 'cdnmetrics,product=api,api_name=orders_v2 elapsed_time=12i,time_to_first_byte=0.004 1522670899146991000';
@@ -81,13 +87,3 @@ describe('rsyslog receiver', () => {
     });
   });
 });
-
-/** Newline-framed syslog over TCP, as Fastly and varnishncsa shippers send it. */
-async function sendLines(port: number, lines: string[]): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => {
-      socket.end(lines.map((l) => `${l}\n`).join(''), () => resolve());
-    });
-    socket.once('error', reject);
-  });
-}

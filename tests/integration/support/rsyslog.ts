@@ -1,0 +1,48 @@
+// The real rsyslogd running a generated receiver config, and a CDN edge's way of sending it lines.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inject } from 'vitest';
+import { portInUse } from '../../harness/process.js';
+import { eventually } from './wait.js';
+
+export interface Rsyslogd {
+  /** What rsyslogd printed so far. */
+  output(): string;
+  stop(): void;
+}
+
+/** Runs rsyslogd in the foreground on `configText` (with `env` added) until it listens on every port. */
+export async function startRsyslogd(configText: string, ports: number[], env: Record<string, string> = {}): Promise<Rsyslogd> {
+  const dir = mkdtempSync(join(tmpdir(), 'cdnkit-rsyslogd-'));
+  const file = join(dir, 'cdnkit.conf');
+  writeFileSync(file, configText);
+  const daemon = spawn(inject('tools').rsyslogd, ['-n', '-f', file, '-i', join(dir, 'rsyslogd.pid')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  let output = '';
+  daemon.stdout.on('data', (d) => (output += d));
+  daemon.stderr.on('data', (d) => (output += d));
+  const stop = () => daemon.kill('SIGTERM');
+  try {
+    // rsyslogd opens its listeners one after the other: wait for all.
+    await eventually(`rsyslogd listening on ${ports.join(' and ')}`, async () => (await Promise.all(ports.map((p) => portInUse(p)))).every(Boolean), 20_000, () => output);
+  } catch (error) {
+    stop();
+    throw error;
+  }
+  return { output: () => output, stop };
+}
+
+/** Newline-framed syslog over TCP, as Fastly and varnishncsa shippers send it. */
+export async function sendLines(port: number, lines: string[]): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.end(lines.map((l) => `${l}\n`).join(''), () => resolve());
+    });
+    socket.once('error', reject);
+  });
+}
