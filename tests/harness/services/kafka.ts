@@ -36,6 +36,7 @@ import {
   withLock,
 } from '../process.js';
 import { HarnessError, progress, step } from '../progress.js';
+import { makeCertificates } from '../tls.js';
 import type { RunningService } from './types.js';
 
 const { Kafka, logLevel } = kafkajs;
@@ -252,6 +253,9 @@ async function launch(libs: string, port: number, forget: () => void): Promise<R
   const controllerPort = await freePort();
   mkdirSync(dataDir);
   const tls = await step('kafka: make a throwaway CA and certificates (openssl)', async () => makeCertificates(join(dir, 'tls')));
+  // Kafka's PEM keystore: the (PKCS#8, unencrypted) key and the certificate in one file.
+  const keystoreFile = join(dir, 'tls', 'server-keystore.pem');
+  writeFileSync(keystoreFile, readFileSync(tls.serverKeyFile, 'utf8') + readFileSync(tls.serverCertFile, 'utf8'));
   const security: KafkaSecurityListeners = {
     saslBrokers: [`127.0.0.1:${await freePort()}`],
     sslBrokers: [`127.0.0.1:${await freePort()}`],
@@ -260,7 +264,7 @@ async function launch(libs: string, port: number, forget: () => void): Promise<R
     clientKeyFile: tls.clientKeyFile,
     admin: { username: 'admin', password: randomBytes(12).toString('hex') },
   };
-  writeFileSync(propsFile, serverProperties({ port, controllerPort, dataDir, security, keystoreFile: tls.keystoreFile }));
+  writeFileSync(propsFile, serverProperties({ port, controllerPort, dataDir, security, keystoreFile }));
   writeFileSync(log4jFile, LOG4J2_PROPERTIES);
   const jvmFlags = [
     ...(process.env.CDNKIT_KAFKA_HEAP ?? '-Xms256m -Xmx512m').split(/\s+/).filter(Boolean),
@@ -488,32 +492,7 @@ async function kafkaAnswers(brokers: string[]): Promise<boolean> {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// TLS material and the listeners of a running broker.
-
-interface Certificates {
-  caFile: string;
-  keystoreFile: string;
-  clientCertFile: string;
-  clientKeyFile: string;
-}
-
-/** A CA valid for a few days, a broker certificate for 127.0.0.1 and localhost, and a client certificate. */
-async function makeCertificates(dir: string): Promise<Certificates> {
-  mkdirSync(dir);
-  const at = (name: string) => join(dir, name);
-  const openssl = (...args: string[]) => mustRun('openssl', args, { cwd: dir });
-  await openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('ca.key'), '-out', at('ca.pem'), '-days', '7', '-subj', '/CN=cdnkit test CA');
-  const sign = async (name: string, subject: string, extensions: string) => {
-    writeFileSync(at(`${name}.ext`), extensions);
-    await openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', at(`${name}.key`), '-out', at(`${name}.csr`), '-subj', subject);
-    await openssl('x509', '-req', '-in', at(`${name}.csr`), '-CA', at('ca.pem'), '-CAkey', at('ca.key'), '-CAcreateserial', '-days', '7', '-out', at(`${name}.pem`), '-extfile', at(`${name}.ext`));
-  };
-  await sign('broker', '/CN=127.0.0.1', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
-  await sign('client', '/CN=cdnkit-test-client', 'extendedKeyUsage=clientAuth\n');
-  // Kafka's PEM keystore: the (PKCS#8, unencrypted) key and the certificate in one file.
-  writeFileSync(at('broker-keystore.pem'), readFileSync(at('broker.key'), 'utf8') + readFileSync(at('broker.pem'), 'utf8'));
-  return { caFile: at('ca.pem'), keystoreFile: at('broker-keystore.pem'), clientCertFile: at('client.pem'), clientKeyFile: at('client.key') };
-}
+// The listeners of a running broker.
 
 function listenersFileOf(port: number): string {
   return join(cacheDir('kafka-listeners'), `${port}.json`);
