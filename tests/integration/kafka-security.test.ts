@@ -9,14 +9,16 @@ import { rsyslogConfig } from '../../generators/rsyslog.js';
 import type { KitConfigInput } from '../../src/config/schema.js';
 import { freePort } from '../harness/process.js';
 import { createBucket, startInfluxDB, type RunningInflux } from '../harness/services/influxdb.js';
-import { startKafka, type KafkaSecurityListeners, type RunningKafka } from '../harness/services/kafka.js';
+import kafkajs from 'kafkajs';
+import { addScramUser, startKafka, type KafkaSecurityListeners, type RunningKafka } from '../harness/services/kafka.js';
 import { startBridgeProcess, writeKitConfig, type BridgeProcess } from './support/bridge-process.js';
 import { referenceKit } from './support/config.js';
 import { countPoints } from './support/influx.js';
-import { freshTopics, produceLines, readTopic } from './support/kafka.js';
+import { freshTopics, produceLines, readTopic, testKafka } from './support/kafka.js';
 import { sendLines, startRsyslogd } from './support/rsyslog.js';
 import { eventually } from './support/wait.js';
 
+const { AclOperationTypes, AclPermissionTypes, AclResourceTypes, Kafka, logLevel, ResourcePatternTypes } = kafkajs;
 const run = randomUUID().slice(0, 8);
 /** The variable the configs below name for the Kafka password; its value exists only in the test's memory. */
 const PASSWORD_ENV = 'TEST_KAFKA_PASSWORD';
@@ -99,6 +101,32 @@ describe('a secured Kafka', () => {
       expect(await bridge.metric('cdnkit_bridge_written_lines_total')).toBe(lines.length);
     });
   }
+
+  it('enforces ACLs on every user but the super users: a new SCRAM user may produce only once granted', async () => {
+    const username = `restricted-${run}`;
+    const password = randomUUID();
+    await addScramUser(kafka.brokers, username, password);
+    const { granted } = await freshTopics(['granted'] as const, 1, kafka.brokers);
+    const client = new Kafka({ clientId: 'restricted', brokers: security.saslBrokers, sasl: { mechanism: 'scram-sha-512', username, password }, logLevel: logLevel.NOTHING, retry: { retries: 0 } });
+    const producer = client.producer();
+    cleanups.push(() => producer.disconnect());
+    // The credentials reach the broker through the metadata log: wait for them to be known.
+    await eventually(`${username} to authenticate`, () => producer.connect().then(() => true, () => false), 30_000);
+    await expect(producer.send({ topic: granted, messages: [{ value: 'refused' }] })).rejects.toThrow(/authoriz/i);
+
+    const admin = testKafka(kafka.brokers).admin();
+    await admin.connect();
+    try {
+      const acl = { resourceName: granted, resourcePatternType: ResourcePatternTypes.LITERAL, principal: `User:${username}`, host: '*', permissionType: AclPermissionTypes.ALLOW };
+      await admin.createAcls({
+        acl: [AclOperationTypes.WRITE, AclOperationTypes.DESCRIBE].map((operation) => ({ ...acl, resourceType: AclResourceTypes.TOPIC, operation })),
+      });
+    } finally {
+      await admin.disconnect();
+    }
+    await eventually('the ACL to let the user produce', () => producer.send({ topic: granted, messages: [{ value: 'granted' }] }).then(() => true, () => false), 30_000);
+    expect(await readTopic(granted, 1, 30_000, kafka.brokers)).toEqual(['granted']);
+  });
 
   it('a wrong password is refused at authentication: the bridge says so and exits non-zero', async () => {
     const { bridge } = await metricsBridge('wrong-password', connections['SASL_PLAINTEXT, SCRAM-SHA-512'](), `${security.admin.password}-wrong`);

@@ -494,6 +494,24 @@ async function kafkaAnswers(brokers: string[]): Promise<boolean> {
 // ---------------------------------------------------------------------------------------------------------
 // The listeners of a running broker.
 
+/**
+ * Creates or updates a SCRAM user through the brokers' PLAINTEXT listener. kafkajs has no API for
+ * SCRAM credentials, so Kafka's own ConfigCommand does it (a JVM, a few seconds; one mechanism per
+ * request). The user is no super user: it may do what ACLs grant, nothing else.
+ */
+export async function addScramUser(
+  brokers: string[],
+  username: string,
+  password: string,
+  mechanism: (typeof SCRAM_MECHANISMS)[number] = 'SCRAM-SHA-512',
+): Promise<void> {
+  const libs = await installKafka();
+  const config = `${mechanism}=[password=${password}]`;
+  await step(`kafka: add ${mechanism} user ${username}`, () =>
+    mustRun(javaCommand(), ['-Xmx128m', '-cp', join(libs, '*'), 'kafka.admin.ConfigCommand', '--bootstrap-server', brokers.join(','), '--alter', '--add-config', config, '--entity-type', 'users', '--entity-name', username]),
+  );
+}
+
 function listenersFileOf(port: number): string {
   return join(cacheDir('kafka-listeners'), `${port}.json`);
 }
