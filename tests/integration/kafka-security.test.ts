@@ -1,10 +1,10 @@
-// A secured Kafka, for real: a private broker from the harness (its own port, so the shared one is
-// untouched) with a SASL_PLAINTEXT listener, a SASL_SSL listener whose certificates come from a
-// throwaway CA (client certificate required), SCRAM and PLAIN users, and the StandardAuthorizer.
+// A secured Kafka, for real: the harness's broker with a SASL_PLAINTEXT listener, a SASL_SSL
+// listener whose certificates come from a throwaway CA (client certificate required), SCRAM and
+// PLAIN users, and the StandardAuthorizer.
 // The metrics bridge and the generated rsyslog receiver connect to it the way the kit config says,
 // with the password read from the environment; a wrong password and an unknown CA are refused.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { rsyslogConfig } from '../../generators/rsyslog.js';
 import type { KitConfigInput } from '../../src/config/schema.js';
 import { freePort } from '../harness/process.js';
@@ -28,13 +28,15 @@ let influx: RunningInflux;
 const cleanups: (() => unknown)[] = [];
 
 beforeAll(async () => {
-  kafka = await startKafka({ port: await freePort() });
+  // The shared test broker when it has the SASL listeners (every broker this harness starts does);
+  // else, say a broker started before they existed, a private one.
+  kafka = inject('services').kafka.security ? await startKafka() : await startKafka({ port: await freePort() });
   security = kafka.security!;
   influx = await startInfluxDB();
 }, 300_000);
 afterAll(async () => {
   for (const cleanup of cleanups) await cleanup();
-  await kafka?.stop();
+  await kafka?.stop(); // only a private broker: the shared one is reused, and left running
 });
 
 type KafkaSection = NonNullable<KitConfigInput['kafka']>;
@@ -78,7 +80,8 @@ async function metricsBridge(name: string, connection: KafkaSection, password: s
     sinks: { influxdb: { url: influx.url, org: influx.org, bucket } },
     bridges: { metrics: { groupId: `kafka-security-${name}-${run}`, maxRetryDelayMs: 2000 } },
   });
-  const bridge = await startBridgeProcess('metrics', configFile, { CDNKIT_INFLUX_TOKEN: influx.token, [PASSWORD_ENV]: password });
+  // CDNKIT_KAFKA_BROKERS, if the test run has it, names the PLAINTEXT listener: not for this bridge.
+  const bridge = await startBridgeProcess('metrics', configFile, { CDNKIT_INFLUX_TOKEN: influx.token, CDNKIT_KAFKA_BROKERS: '', [PASSWORD_ENV]: password });
   cleanups.push(() => bridge.kill9());
   return { bridge, topic: topics.metrics, bucket };
 }

@@ -1,6 +1,6 @@
 // The real rsyslogd running a generated receiver config, and a CDN edge's way of sending it lines.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { eventually } from './wait.js';
 export interface Rsyslogd {
   /** What rsyslogd printed so far. */
   output(): string;
+  /** SIGTERM; its config folder is removed once it exited. */
   stop(): void;
 }
 
@@ -26,6 +27,7 @@ export async function startRsyslogd(configText: string, ports: number[], env: Re
   let output = '';
   daemon.stdout.on('data', (d) => (output += d));
   daemon.stderr.on('data', (d) => (output += d));
+  daemon.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   const stop = () => daemon.kill('SIGTERM');
   try {
     // rsyslogd opens its listeners one after the other: wait for all.
