@@ -4,11 +4,12 @@ import type { KitConfig } from '../src/config/schema.js';
 import type { Artifact, Generator } from './artifact.js';
 import { generateElasticsearch } from './elasticsearch.js';
 import { generateFastly } from './fastly-vcl.js';
+import { generateGrafana } from './grafana.js';
 import { generateLogstash } from './logstash.js';
 import { generateRsyslog } from './rsyslog.js';
 import { generateVarnish } from './varnish.js';
 
-const generators: Generator[] = [generateFastly, generateVarnish, generateLogstash, generateRsyslog, generateElasticsearch];
+const generators: Generator[] = [generateFastly, generateVarnish, generateLogstash, generateRsyslog, generateElasticsearch, generateGrafana];
 
 export function generateAll(config: KitConfig): Artifact[] {
   const artifacts = generators.flatMap((generate) => generate(config));
