@@ -37,17 +37,17 @@ export function errorLogsDashboard(model: DashboardModel): DashboardBuilder {
   }
   const url = model.logKey('request_url');
   const tops: [string, string | undefined][] = [
-    ['URL', url],
-    ['status', status],
-    ['API', model.logKey(ROLE_TAGS.api)],
-    ['backend', model.logKey(ROLE_TAGS.backend)],
-    ['POP', model.logKey(ROLE_TAGS.pop)],
+    ['URLs', url],
+    ['statuses', status],
+    ['APIs', model.logKey(ROLE_TAGS.api)],
+    ['backends', model.logKey(ROLE_TAGS.backend)],
+    ['POPs', model.logKey(ROLE_TAGS.pop)],
   ];
   for (const [what, key] of tops) {
     if (!key) continue;
     dashboard.withPanel(
       panel('table', {
-        title: `Top error ${what}s`,
+        title: `Top error ${what}`,
         description: `The ${TOP_VALUES} ${key} values with the most logged errors in the time range.`,
         unit: 'short',
         width: 8,
