@@ -1,4 +1,4 @@
-// Grafana as code: the datasources and dashboards derived from the kit config, built through
+// Grafana as code: the datasources, dashboards and alerting derived from the kit config, built through
 // @grafana/grafana-foundation-sdk's types. generators/grafana.ts writes them as provisioning files.
 import type { Dashboard, DashboardBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
 import type { KitConfig } from '../src/config/schema.js';
@@ -6,6 +6,7 @@ import { errorLogsDashboard } from './dashboards/error-logs.js';
 import { overviewDashboard } from './dashboards/overview.js';
 import { pipelineHealthDashboard } from './dashboards/pipeline-health.js';
 import { productDetailDashboard } from './dashboards/product-detail.js';
+import { alertResources, type AlertResources } from './alerts.js';
 import { datasources, type ProvisionedDatasource } from './datasources.js';
 import { dashboardModel } from './model.js';
 
@@ -13,6 +14,7 @@ export interface GrafanaResources {
   datasources: ProvisionedDatasource[];
   /** File name (without .json) -> dashboard. */
   dashboards: { name: string; dashboard: Dashboard }[];
+  alerts: AlertResources;
 }
 
 export function grafanaResources(config: KitConfig): GrafanaResources {
@@ -23,13 +25,15 @@ export function grafanaResources(config: KitConfig): GrafanaResources {
     dashboard.panels?.forEach((panel, i) => (panel.id = i + 1));
     return dashboard;
   };
+  const dashboards = [
+    { name: 'overview', dashboard: built(overviewDashboard(model)) },
+    { name: 'product-detail', dashboard: built(productDetailDashboard(model)) },
+    { name: 'error-logs', dashboard: built(errorLogsDashboard(model)) },
+    { name: 'pipeline-health', dashboard: built(pipelineHealthDashboard(model)) },
+  ];
   return {
     datasources: datasources(config),
-    dashboards: [
-      { name: 'overview', dashboard: built(overviewDashboard(model)) },
-      { name: 'product-detail', dashboard: built(productDetailDashboard(model)) },
-      { name: 'error-logs', dashboard: built(errorLogsDashboard(model)) },
-      { name: 'pipeline-health', dashboard: built(pipelineHealthDashboard(model)) },
-    ],
+    dashboards,
+    alerts: alertResources(config, model, dashboards.map((d) => d.dashboard)),
   };
 }

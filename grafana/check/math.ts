@@ -8,7 +8,7 @@ type Token = { ref: string } | { number: number } | { op: string };
 
 function tokenize(expression: string): Token[] {
   const tokens: Token[] = [];
-  const re = /\s*(?:\$\{(\w+)\}|\$(\w+)|(\d+(?:\.\d+)?)|([-+*/()]))/y;
+  const re = /\s*(?:\$\{(\w+)\}|\$(\w+)|(\d+(?:\.\d+)?)|(>=|<=|==|!=|&&|\|\||[-+*/()<>]))/y;
   let match: RegExpExecArray | null;
   let at = 0;
   while (at < expression.trimEnd().length && (match = re.exec(expression))) {
@@ -21,9 +21,25 @@ function tokenize(expression: string): Token[] {
   return tokens;
 }
 
+const OPERATIONS: Record<string, (a: number, b: number) => number> = {
+  '+': (a, b) => a + b,
+  '-': (a, b) => a - b,
+  '*': (a, b) => a * b,
+  '/': (a, b) => a / b,
+  // Comparisons and logic give 1 or 0, as in Grafana's math.
+  '>': (a, b) => Number(a > b),
+  '<': (a, b) => Number(a < b),
+  '>=': (a, b) => Number(a >= b),
+  '<=': (a, b) => Number(a <= b),
+  '==': (a, b) => Number(a === b),
+  '!=': (a, b) => Number(a !== b),
+  '&&': (a, b) => Number(a !== 0 && b !== 0),
+  '||': (a, b) => Number(a !== 0 || b !== 0),
+};
+
 const apply = (op: string, a: number | null, b: number | null): number | null => {
   if (a === null || b === null) return null;
-  const r = op === '+' ? a + b : op === '-' ? a - b : op === '*' ? a * b : a / b;
+  const r = OPERATIONS[op]!(a, b);
   return Number.isFinite(r) ? r : null;
 };
 
@@ -62,29 +78,27 @@ export function evaluateMath(expression: string, results: Record<string, Series[
       return series;
     }
     if (t.op === '(') {
-      const inner = sum();
+      const inner = or();
       i++;
       return inner;
     }
     if (t.op === '-') return combine('*', -1, primary());
     throw new Error(`math expression: unexpected "${t.op}" in ${expression}`);
   };
-  const product = (): Value => {
-    let value = primary();
-    for (let t = peek(); t && 'op' in t && (t.op === '*' || t.op === '/'); t = peek()) {
+  const binary = (operators: string[], operand: () => Value) => (): Value => {
+    let value = operand();
+    for (let t = peek(); t && 'op' in t && operators.includes(t.op); t = peek()) {
       i++;
-      value = combine(t.op, value, primary());
+      value = combine(t.op, value, operand());
     }
     return value;
   };
-  const sum = (): Value => {
-    let value = product();
-    for (let t = peek(); t && 'op' in t && (t.op === '+' || t.op === '-'); t = peek()) {
-      i++;
-      value = combine(t.op, value, product());
-    }
-    return value;
-  };
-  const value = sum();
+  const product = binary(['*', '/'], primary);
+  const sum = binary(['+', '-'], product);
+  const comparison = binary(['>', '<', '>=', '<=', '==', '!='], sum);
+  const and = binary(['&&'], comparison);
+  const or = binary(['||'], and);
+  const value = or();
+  if (i < tokens.length) throw new Error(`math expression: unexpected tokens after position ${i} in ${expression}`);
   return typeof value === 'number' ? [{ name: expression, labels: {}, points: [{ time: null, value }] }] : value;
 }

@@ -2,7 +2,8 @@
 import type { ElasticsearchQuery, EsBucketAggregation, EsMetric } from '../queries/elasticsearch.js';
 import type { InfluxQLQuery } from '../queries/influxql.js';
 import type { Point, QueryResult, Series } from './frames.js';
-import { formatDuration, interpolateInfluxQL, interpolateLucene, interpolatePromQL, type Scope } from './interpolate.js';
+import { formatDuration } from '../durations.js';
+import { interpolateInfluxQL, interpolateLucene, interpolatePromQL, type Scope } from './interpolate.js';
 
 export interface InfluxTarget {
   url: string;

@@ -2,7 +2,8 @@
 // documents, stated value by value.
 import { describe, expect, it } from 'vitest';
 import { evaluateMath } from '../../grafana/check/math.js';
-import { formatDuration, interpolateInfluxQL, interpolateLucene, interpolatePromQL, panelIntervalMs } from '../../grafana/check/interpolate.js';
+import { interpolateInfluxQL, interpolateLucene, interpolatePromQL, panelIntervalMs } from '../../grafana/check/interpolate.js';
+import { formatDuration } from '../../grafana/durations.js';
 import { msearchBody } from '../../grafana/check/sources.js';
 import { ElasticsearchQueryBuilder } from '../../grafana/queries/elasticsearch.js';
 
@@ -78,5 +79,7 @@ describe('math expressions', () => {
       { name: 'requests', labels: { product: 'b' }, points: [{ time: 0, value: 50 }] },
     ]);
     expect(() => evaluateMath('$nope + 1', { hits })).toThrow(/\$nope/);
+    expect(evaluateMath('$all * ($all >= 4) + (1 < 2 && 0 || 1)', { all })[0]!.points).toEqual([{ time: 0, value: 5 }]);
+    expect(evaluateMath('$all * ($all >= 4)', { all })[1]!.points).toEqual([{ time: 0, value: 4 }, { time: 60, value: 0 }]);
   });
 });

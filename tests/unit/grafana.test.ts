@@ -3,7 +3,7 @@
 // acceptance is the compose smoke test).
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { generateGrafana } from '../../generators/grafana.js';
+import { alertingDocument, generateGrafana } from '../../generators/grafana.js';
 import { DATASOURCE_UIDS } from '../../grafana/datasources.js';
 import { grafanaResources } from '../../grafana/index.js';
 import { ElasticsearchQueryBuilder } from '../../grafana/queries/elasticsearch.js';
@@ -161,5 +161,76 @@ describe('query objects', () => {
     expect(query).toMatchObject({ query: 'resp_status:[500 TO 599]', timeField: '@timestamp', datasource: { uid: DATASOURCE_UIDS.elasticsearch } });
     expect(new ElasticsearchQueryBuilder().logs(100).build().metrics).toEqual([{ id: '1', type: 'logs', settings: { limit: '100' } }]);
     expect(JSON.stringify(dashboards())).not.toContain('"unknown"');
+  });
+});
+
+describe('alerting provisioning', () => {
+  type FileRule = { uid: string; title: string; condition: string; data: { refId: string; datasourceUid: string; model: { expression?: string } }[]; labels: Record<string, string>; annotations: Record<string, string>; for: string; keepFiringFor?: string; missing_series_evals_to_resolve?: number };
+  type AlertingFile = {
+    groups: { name: string; folder: string; interval: string; rules: FileRule[] }[];
+    contactPoints: { name: string; receivers: { uid: string; type: string; settings: Record<string, string> }[] }[];
+    policies: { receiver: string; group_by: string[] }[];
+    templates: { name: string; template: string }[];
+  };
+  const alerting = (config = kit()) => parse(files(config)['grafana/provisioning/alerting/cdnkit.yaml']!) as AlertingFile;
+
+  it('gives every rule a unique uid Grafana accepts (^[a-zA-Z0-9_-]{1,40}$)', () => {
+    const uids = alerting().groups[0]!.rules.map((r) => r.uid);
+    expect(uids.length).toBe(6);
+    expect(new Set(uids).size).toBe(uids.length);
+    for (const uid of uids) expect(uid).toMatch(/^[a-zA-Z0-9_-]{1,40}$/);
+  });
+
+  it('uses the file shape: folder by title, interval as a duration, for from the config', () => {
+    const config = kit({ grafana: { folder: 'Edge', alerts: { evaluationInterval: '30s', for: '5m' } } });
+    const group = alerting(config).groups[0]!;
+    expect(group).toMatchObject({ name: 'cdnkit', folder: 'Edge', interval: '30s' });
+    for (const rule of group.rules) expect(rule.for).toBe('5m');
+    const provider = parse(files(config)['grafana/provisioning/dashboards/cdnkit.yaml']!) as { providers: { folder: string }[] };
+    expect(provider.providers[0]!.folder).toBe(group.folder);
+  });
+
+  it('cases keepFiringFor and missing_series_evals_to_resolve as the file expects, and doubles $ in labels but not in annotations', () => {
+    const resources = grafanaResources(kit()).alerts;
+    const rule = { ...resources.rules[0]!, keep_firing_for: '10m', missingSeriesEvalsToResolve: 3, labels: { team: 'pay$', severity: 'critical' } };
+    const document = alertingDocument(kit(), { ...resources, rules: [rule] }) as AlertingFile;
+    const written = document.groups[0]!.rules[0]!;
+    expect(written.keepFiringFor).toBe('10m');
+    expect(written.missing_series_evals_to_resolve).toBe(3);
+    expect(written).not.toHaveProperty('keep_firing_for');
+    expect(written).not.toHaveProperty('missingSeriesEvalsToResolve');
+    expect(written.labels).toEqual({ team: 'pay$$', severity: 'critical' });
+    expect(written.annotations.description).toContain('$labels');
+    expect(written.annotations.description).not.toContain('$$');
+  });
+
+  it('refers only to generated datasources, dashboards and panels, and to its own queries', () => {
+    const datasourceUids = new Set([...datasourcesFile().datasources.map((d) => d.uid), '__expr__']);
+    const panels = new Set(dashboards().flatMap((d) => d.panels!.map((p) => `${d.uid}/${p.id}`)));
+    for (const rule of alerting().groups[0]!.rules) {
+      const refIds = rule.data.map((q) => q.refId);
+      expect(refIds, rule.uid).toContain(rule.condition);
+      for (const q of rule.data) {
+        expect(datasourceUids, rule.uid).toContain(q.datasourceUid);
+        for (const ref of (q.model.expression ?? '').match(/\$\w+/g) ?? []) expect(refIds, `${rule.uid} ${q.refId}`).toContain(ref.slice(1));
+      }
+      expect(panels, rule.uid).toContain(`${rule.annotations.__dashboardUid__}/${rule.annotations.__panelId__}`);
+    }
+  });
+
+  it('sends to Slack with the webhook URL only as an environment reference; no generated file holds the URL', () => {
+    const secret = 'https://hooks.slack.com/services/T000/B000/XXXXSECRET';
+    process.env.MY_SLACK_HOOK = secret;
+    try {
+      const config = kit({ grafana: { slack: { webhookUrlEnv: 'MY_SLACK_HOOK', channel: '#cdn-$alerts' } } });
+      const document = alerting(config);
+      const receiver = document.contactPoints[0]!.receivers[0]!;
+      expect(receiver).toMatchObject({ type: 'slack', settings: { url: '${MY_SLACK_HOOK}', recipient: '#cdn-$$alerts' } });
+      expect(document.policies[0]).toMatchObject({ receiver: document.contactPoints[0]!.name, group_by: ['grafana_folder', 'alertname', 'product', 'api_name'] });
+      expect(document.templates[0]!.template).toContain('.PanelURL');
+      for (const [path, content] of Object.entries(files(config))) expect(content, path).not.toContain('hooks.slack.com');
+    } finally {
+      delete process.env.MY_SLACK_HOOK;
+    }
   });
 });
