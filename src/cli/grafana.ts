@@ -1,5 +1,6 @@
 // `cdnkit grafana check`: runs every panel query of the generated dashboards against the user's own
-// sinks, as Grafana would send it, and reports panels that error or return no data.
+// sinks, as Grafana would send it, reports panels that error or return no data, and says which
+// alert rules would fire now.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, formatProblem, loadConfigFile } from '../config/load.js';
 import type { KitConfig } from '../config/schema.js';
@@ -49,10 +50,13 @@ async function check(flags: CheckFlags): Promise<void> {
     if (!name || value === undefined) throw new InvalidArgumentError(`--var ${assignment}: write name=value`);
     (variables[name] ??= []).push(value);
   }
+  const { evaluateRules } = await import('../../grafana/check/alerts.js');
+  const resources = grafanaResources(config);
+  const influxTarget = { url: env(BRIDGE_ENV.influxUrl) ?? influxdb.url, token, database: env(BRIDGE_ENV.influxBucket) ?? influxdb.bucket, retentionPolicy: 'autogen' };
   const checks = await checkDashboards(
-    grafanaResources(config).dashboards.map((d) => d.dashboard),
+    resources.dashboards.map((d) => d.dashboard),
     {
-      influxdb: { url: env(BRIDGE_ENV.influxUrl) ?? influxdb.url, token, database: env(BRIDGE_ENV.influxBucket) ?? influxdb.bucket, retentionPolicy: 'autogen' },
+      influxdb: influxTarget,
       elasticsearch: {
         url: env(BRIDGE_ENV.elasticsearchUrl) ?? elasticsearch.url,
         index: `${elasticsearch.indexPrefix}-*`,
@@ -65,14 +69,20 @@ async function check(flags: CheckFlags): Promise<void> {
   for (const c of checks) process.stdout.write(`${c.status.padEnd(11)} ${c.dashboardUid} / ${c.title}${c.reason ? `: ${c.reason}` : ''}\n`);
   const bad = checks.filter((c) => c.status === 'error' || c.status === 'no data');
   process.stdout.write(`${checks.length} panels: ${checks.length - bad.length} answered, ${bad.length} with an error or no data\n`);
-  if (bad.length > 0) process.exitCode = 1;
+  // Rules look at the windows before the real now, whatever --from and --to say.
+  const rules = await evaluateRules(resources.alerts.rules, influxTarget);
+  for (const rule of rules) {
+    const firing = rule.instances.filter((i) => i.firing).map((i) => Object.entries(i.labels).map(([k, v]) => `${k}=${v}`).join(',') || 'all');
+    process.stdout.write(`rule ${rule.state.padEnd(7)} ${rule.uid}${firing.length ? `: ${firing.join('; ')}` : ''}${rule.reason ? `: ${rule.reason}` : ''}\n`);
+  }
+  if (bad.length > 0 || rules.some((r) => r.state === 'error')) process.exitCode = 1;
 }
 
 export function addGrafanaCommand(program: Command): void {
   const grafana = program.command('grafana').description('The Grafana dashboards and alerts generated from the kit config.');
   grafana
     .command('check')
-    .description('Run every panel query against your InfluxDB, Elasticsearch and Prometheus, as Grafana would send it; report panels that error or return no data.')
+    .description('Run every panel query against your InfluxDB, Elasticsearch and Prometheus, as Grafana would send it; report panels that error or return no data, and which alert rules would fire now.')
     .addOption(new Option('-c, --config <file>', 'the kit config').default('cdnkit.yaml'))
     .option('--from <time>', 'start of the time range: now-<n>[smhd] or ISO-8601', 'now-1h')
     .option('--to <time>', 'end of the time range', 'now')
@@ -89,8 +99,9 @@ export function addGrafanaCommand(program: Command): void {
       `
 Addresses come from the config's sinks (overridden by CDNKIT_INFLUX_URL, CDNKIT_INFLUX_BUCKET and
 CDNKIT_ES_URL, as for the bridges); the InfluxDB token from <sinks.influxdb.tokenEnv>. InfluxQL goes
-to /query with db = the bucket and rp = autogen (InfluxDB 2.x's DBRP mapping). Exits 1 when a panel
-errors or returns no data.
+to /query with db = the bucket and rp = autogen (InfluxDB 2.x's DBRP mapping). Alert rules are
+evaluated over their own windows before now ("firing" = the condition holds now; Grafana fires once
+it held for the rule's \`for\`). Exits 1 when a panel errors or returns no data, or a rule errors.
 
 Example:
   $ CDNKIT_INFLUX_TOKEN=... cdnkit grafana check -c cdnkit.yaml --from now-6h`,

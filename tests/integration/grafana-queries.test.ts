@@ -287,6 +287,9 @@ describe('grafana check on the generated dashboards', () => {
     const { stdout } = await run(process.execPath, [BUILT_CLI, 'grafana', 'check', '-c', file, ...range], { env: { ...process.env, CDNKIT_INFLUX_TOKEN: influx.token } });
     expect(stdout).toContain(`${checks.length} panels: ${checks.length} answered, 0 with an error or no data`);
     expect(stdout).toContain('not checked cdnkit-pipeline-health / Consumer lag: no Prometheus to query');
+    // The traffic is months before now: the pipeline rule sees nothing in its window and fires.
+    expect(stdout).toContain('rule firing  cdnkit-no-data: all');
+    expect(stdout).toContain('rule nodata  cdnkit-traffic-drop');
     // An empty window: every InfluxDB and Elasticsearch panel has no data, and the command fails.
     const empty = ['--from', '2020-01-01T00:00:00Z', '--to', '2020-01-01T01:00:00Z'];
     const failed = await run(process.execPath, [BUILT_CLI, 'grafana', 'check', '-c', file, ...empty], { env: { ...process.env, CDNKIT_INFLUX_TOKEN: influx.token } }).catch((e: { code: number; stdout: string }) => e);
