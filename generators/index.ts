@@ -5,11 +5,12 @@ import type { KitConfig } from '../src/config/schema.js';
 import type { Artifact, Generator } from './artifact.js';
 import { generateElasticsearch } from './elasticsearch.js';
 import { checkFastly, generateFastly } from './fastly-vcl.js';
+import { generateGrafana } from './grafana.js';
 import { generateLogstash } from './logstash.js';
 import { generateRsyslog } from './rsyslog.js';
 import { checkVarnish, generateVarnish } from './varnish.js';
 
-const generators: Generator[] = [generateFastly, generateVarnish, generateLogstash, generateRsyslog, generateElasticsearch];
+const generators: Generator[] = [generateFastly, generateVarnish, generateLogstash, generateRsyslog, generateElasticsearch, generateGrafana];
 /** What only a generator can tell about a config (line lengths, record sizes); `cdnkit validate` runs them all. */
 const checks: ((config: KitConfig) => Check[])[] = [checkFastly, checkVarnish];
 

@@ -4,6 +4,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { packageVersion } from '../package-root.js';
 import { bridgeCommand, generateCommand, initCommand, schemaCommand, validateCommand } from './commands.js';
+import { addGrafanaCommand } from './grafana.js';
 import { addSimulateCommand } from './simulate.js';
 
 const program = new Command('cdnkit')
@@ -121,6 +122,7 @@ Example:
   .action(bridgeCommand);
 
 addSimulateCommand(program);
+addGrafanaCommand(program);
 
 program
   .command('schema')

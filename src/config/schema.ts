@@ -48,6 +48,8 @@ const kafkaSaslSchema = z
     passwordEnv: envName("the Kafka user's password").default('CDNKIT_KAFKA_PASSWORD'),
   })
   .describe('Authenticate to the brokers with SASL (SASL_PLAINTEXT, or SASL_SSL together with tls)');
+/** A Grafana/Prometheus duration. */
+const DURATION = /^\d+(ms|s|m|h|d)$/;
 
 export const FIELD_TYPES = ['string', 'integer', 'float', 'boolean', 'timestamp', 'ip'] as const;
 export const FIELD_ROLES = ['log', 'tag', 'field'] as const;
@@ -283,6 +285,20 @@ export const kitConfigSchema = z
             channel: z.string().optional(),
           })
           .prefault({}),
+        alerts: z
+          .strictObject({
+            evaluationInterval: z.string().regex(DURATION, 'a duration such as 30s, 1m or 5m').default('1m').describe('How often every rule is evaluated'),
+            for: z.string().regex(DURATION, 'a duration such as 0s, 2m or 5m').default('2m').describe('How long a condition must hold before the alert fires'),
+            window: z.string().regex(DURATION, 'a duration such as 5m').default('5m').describe('The recent window each rule looks at'),
+            baseline: z.string().regex(DURATION, 'a duration such as 1h').default('1h').describe('The window before it that baseline rules compare with'),
+            minRequests: z.int().min(1).default(100).describe('Ratio rules judge only groups with at least this many requests in the window: a few requests make no ratio'),
+            serverErrorRatio: z.number().gt(0).max(1).default(0.05).describe('Fires when 5xx responses exceed this share of requests, per product and per API'),
+            errorRatioIncrease: z.number().gt(1).default(3).describe('Fires when the error share is this many times its baseline'),
+            trafficDropRatio: z.number().gt(0).lt(1).default(0.5).describe('Fires when requests fall below this fraction of the baseline rate'),
+            p99ElapsedMs: z.number().positive().default(2000).describe('Fires when the p99 elapsed time at a POP exceeds this, in ms'),
+          })
+          .prefault({})
+          .describe('Grafana alert rules: thresholds and timing'),
       })
       .prefault({}),
     bridges: z

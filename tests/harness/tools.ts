@@ -57,6 +57,12 @@ export const DOCKER_COMPOSE_PACKAGE = 'github.com/docker/compose/v5/cmd';
  * Debian revision is recorded and only reported when it differs, because bookworm-security keeps
  * just its newest build, so an exact `varnish=<rev>` pin would break after the next security update.
  */
+/** Prometheus 3.16.0: the Go module's v0.3xx.y tags are Prometheus 3.xx.y. */
+export const PROMETHEUS_VERSION = '3.16.0';
+export const PROMETHEUS_MODULE_VERSION = 'v0.316.0';
+export const PROMETHEUS_MODULE = 'github.com/prometheus/prometheus';
+export const PROMETHEUS_PACKAGE = 'github.com/prometheus/prometheus/cmd/prometheus';
+
 export const VARNISH_VERSION = '7.1.1';
 export const VARNISH_DEB_VERSION = '7.1.1-2+deb12u1';
 
@@ -109,6 +115,8 @@ interface GoTool {
   pkg: string;
   version: string;
   ldflags?: string;
+  /** Go build tags, e.g. to leave out what the tests never use. */
+  tags?: string;
   /** Arguments that make the binary print its version, and the text that output must contain. */
   versionArgs: string[];
   versionText: string;
@@ -171,6 +179,7 @@ async function installGoTool(tool: GoTool): Promise<string> {
     );
     const args = ['install', '-trimpath'];
     if (tool.ldflags) args.push(`-ldflags=${tool.ldflags}`);
+    if (tool.tags) args.push(`-tags=${tool.tags}`);
     args.push(tool.pkg);
     await step(`${label}: go install ${tool.pkg} (GOBIN=${binDir}; a cold build takes 1-2 min)`, async () => {
       await mustRun(go, args, { cwd: work, env, stream: true });
@@ -227,6 +236,27 @@ export function ensureConsulTemplate(): Promise<string> {
       version: CONSUL_TEMPLATE_VERSION,
       versionArgs: ['-v'],
       versionText: `consul-template ${CONSUL_TEMPLATE_VERSION}`,
+    }),
+  );
+}
+
+/**
+ * Path to a prometheus binary (`prometheus --version` prints "prometheus, version 3.16.0 ...").
+ * Built with `remove_all_sd`: the tests scrape bridges by static_configs, and without the cloud
+ * service discoveries (AWS, Azure, GCE, Kubernetes...) the cold build is a fraction of the full one.
+ * The web UI's assets are not embedded (no `builtinassets`): the HTTP API is all the tests use.
+ */
+export function ensurePrometheus(): Promise<string> {
+  return once('prometheus', () =>
+    ensureGoTool({
+      name: 'prometheus',
+      module: PROMETHEUS_MODULE,
+      pkg: PROMETHEUS_PACKAGE,
+      version: PROMETHEUS_MODULE_VERSION,
+      ldflags: `-X github.com/prometheus/common/version.Version=${PROMETHEUS_VERSION}`,
+      tags: 'remove_all_sd',
+      versionArgs: ['--version'],
+      versionText: `prometheus, version ${PROMETHEUS_VERSION}`,
     }),
   );
 }

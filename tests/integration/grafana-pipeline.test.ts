@@ -1,0 +1,107 @@
+// The pipeline-health dashboard's PromQL, run by the check against a real Prometheus (built by the
+// harness from the Go module proxy) scraping a real metrics bridge that consumed simulated lines
+// and one malformed line from Kafka.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { checkDashboards, type PanelCheck } from '../../grafana/check/run.js';
+import { grafanaResources } from '../../grafana/index.js';
+import type { KitConfigInput } from '../../src/config/schema.js';
+import { edgeTraffic } from '../../src/simulate/run.js';
+import { createBucket, startInfluxDB, type RunningInflux } from '../harness/services/influxdb.js';
+import { freePort, stopProcess } from '../harness/process.js';
+import { ensurePrometheus } from '../harness/tools.js';
+import { startBridgeProcess, writeKitConfig, type BridgeProcess } from './support/bridge-process.js';
+import { referenceKit } from './support/config.js';
+import { freshTopics, produceLines } from './support/kafka.js';
+import { eventually } from './support/wait.js';
+
+const id = randomUUID().slice(0, 8);
+const work = mkdtempSync(join(tmpdir(), 'cdnkit-grafana-pipeline-'));
+const LINES = 3000;
+const SCRAPE_MS = 1000;
+let influx: RunningInflux;
+let bridge: BridgeProcess | undefined;
+let prometheus: ChildProcess | undefined;
+let prometheusUrl: string;
+let topics: Record<'logs' | 'metrics' | 'dead', string>;
+
+const promQuery = async (query: string) => {
+  const response = await fetch(new URL(`/api/v1/query?${new URLSearchParams({ query })}`, prometheusUrl));
+  return ((await response.json()) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } }).data.result;
+};
+
+beforeAll(async () => {
+  influx = await startInfluxDB();
+  const bin = await ensurePrometheus();
+  topics = await freshTopics(['logs', 'metrics', 'dead'] as const, 1);
+  const bucket = `pipeline-${id}`;
+  await createBucket(influx, bucket);
+  const overrides: Partial<KitConfigInput> = {
+    kafka: { brokers: inject('services').kafka.brokers, topics: { logs: { name: topics.logs }, metrics: { name: topics.metrics }, deadLetter: { name: topics.dead } } },
+    sinks: { influxdb: { url: influx.url, org: influx.org, bucket } },
+    bridges: { metrics: { groupId: `pipeline-${id}` } },
+  };
+  const configFile = writeKitConfig(overrides);
+  bridge = await startBridgeProcess('metrics', configFile, { CDNKIT_INFLUX_TOKEN: influx.token });
+  await bridge.waitReady();
+
+  const port = await freePort();
+  prometheusUrl = `http://127.0.0.1:${port}`;
+  writeFileSync(
+    join(work, 'prometheus.yml'),
+    `global:\n  scrape_interval: ${SCRAPE_MS / 1000}s\nscrape_configs:\n  - job_name: cdnkit-bridges\n    static_configs:\n      - targets: ['${new URL(bridge.operations).host}']\n`,
+  );
+  prometheus = spawn(bin, [`--config.file=${join(work, 'prometheus.yml')}`, `--storage.tsdb.path=${join(work, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], {
+    stdio: 'ignore',
+  });
+  await eventually('Prometheus scrapes the bridge', async () => (await promQuery('up').catch(() => []))[0]?.value[1] === '1', 60_000);
+
+  const config = referenceKit(overrides);
+  const lines = [...edgeTraffic({ config, seed: 4, startMs: Date.now() - 60_000, requestsPerSecond: 50, count: LINES, format: 'blank' })].map((r) => r.metric);
+  await produceLines(topics.metrics, [...lines, 'not line protocol at all']);
+  await eventually(`Prometheus sees ${LINES} lines written`, async () => Number((await promQuery('cdnkit_bridge_written_lines_total'))[0]?.value[1]) === LINES, 60_000);
+  // rate() needs two samples of a series in its window; a labelled counter is born at its first
+  // increment, so wait for a few scrapes of it.
+  await eventually('Prometheus has scraped the dead-letter counter 5 times', async () => Number((await promQuery('count_over_time(cdnkit_bridge_dead_lettered_lines_total[30s])'))[0]?.value[1] ?? 0) >= 5, 30_000);
+}, 1_800_000);
+
+afterAll(async () => {
+  if (prometheus) await stopProcess(prometheus, 'prometheus', 10_000);
+  await bridge?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('pipeline-health dashboard on a real Prometheus', () => {
+  let checks: PanelCheck[];
+  beforeAll(async () => {
+    const dashboard = grafanaResources(referenceKit()).dashboards.find((d) => d.name === 'pipeline-health')!.dashboard;
+    const now = Date.now();
+    checks = await checkDashboards(
+      [dashboard],
+      {
+        influxdb: { url: influx.url, token: influx.token, database: 'unused', retentionPolicy: 'autogen' },
+        elasticsearch: { url: inject('services').elasticsearch.url, index: 'unused-*' },
+        prometheus: { url: prometheusUrl, scrapeIntervalMs: SCRAPE_MS },
+      },
+      { range: { fromMs: now - 120_000, toMs: now }, maxDataPoints: 120 },
+    );
+  });
+
+  it('answers every panel with data', () => {
+    expect(checks.map((c) => `${c.title}: ${c.status} ${c.reason ?? ''}`.trim())).toEqual(checks.map((c) => `${c.title}: ok`));
+  });
+
+  it('sends PromQL with $__rate_interval expanded from the scrape interval, and labels series by bridge, reason and topic', () => {
+    const panel = (title: string) => checks.find((c) => c.title === title)!.results[0]!;
+    expect(panel('Lines written').sent).toBe('sum by (bridge) (rate(cdnkit_bridge_written_lines_total[4s]))');
+    expect(panel('Lines written').series.map((s) => s.labels)).toEqual([{ bridge: 'metrics' }]);
+    expect(panel('Lines written').series[0]!.points.some((p) => (p.value ?? 0) > 0)).toBe(true);
+    expect(panel('Lines dead-lettered').series.map((s) => s.labels.bridge)).toEqual(['metrics']);
+    expect(panel('Lines dead-lettered').series[0]!.labels.reason).toBeTruthy();
+    expect(panel('Consumer lag').series.map((s) => s.labels)).toEqual([{ bridge: 'metrics', topic: topics.metrics }]);
+  });
+});
