@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { packageVersion } from '../package-root.js';
 import { bridgeCommand, generateCommand, initCommand, schemaCommand, validateCommand } from './commands.js';
 import { addSimulateCommand } from './simulate.js';
+import { addTenantsCommand } from './tenants.js';
 
 const program = new Command('cdnkit')
   .description('Describe your CDN log data once; generate the CDN logging, receivers, index template and dashboards from it.')
@@ -118,6 +119,7 @@ Example:
   .action(bridgeCommand);
 
 addSimulateCommand(program);
+addTenantsCommand(program);
 
 program
   .command('schema')
