@@ -2,6 +2,7 @@
 // type comes from CDN_LOG_TYPE, as the reference ran them. All three come from one Handlebars
 // template; `byType` either picks a branch (plain) or writes it as a Go-template conditional
 // (consul-template), so a rendering of the .ctmpl equals the plain file byte for byte.
+import { securityProtocol } from '../src/config/model.js';
 import type { KitConfig } from '../src/config/schema.js';
 import type { Artifact } from './artifact.js';
 import { generatedBanner, registerHelper, render } from './render.js';
@@ -20,8 +21,36 @@ registerHelper('byType', function (this: unknown, options: Handlebars.HelperOpti
   return `{{ if eq $logtype "metrics" }}${metrics}{{ else }}${logs}{{ end }}`;
 });
 
+/** The JAAS login module of each SASL mechanism in Kafka's Java client. */
+const LOGIN_MODULE = {
+  'SCRAM-SHA-512': 'org.apache.kafka.common.security.scram.ScramLoginModule',
+  'SCRAM-SHA-256': 'org.apache.kafka.common.security.scram.ScramLoginModule',
+  PLAIN: 'org.apache.kafka.common.security.plain.PlainLoginModule',
+} as const;
+
+/**
+ * The kafka output's TLS and SASL settings. Secrets stay ${NAME}: Logstash substitutes environment
+ * variables in its config when it loads it. Its Java client reads PEM, but a client key only from
+ * the same PEM file as the certificate (a keystore), so certFile is that file here.
+ */
+function kafkaSecurity({ kafka: { tls, sasl } }: KitConfig): { key: string; value: string }[] {
+  if (!tls && !sasl) return [];
+  const settings: [string, string][] = [['security_protocol', securityProtocol({ tls, sasl })]];
+  if (tls?.caFile) settings.push(['ssl_truststore_type', 'PEM'], ['ssl_truststore_location', tls.caFile]);
+  if (tls?.certFile) {
+    settings.push(['ssl_keystore_type', 'PEM'], ['ssl_keystore_location', tls.certFile]);
+    if (tls.keyPassphraseEnv) settings.push(['ssl_key_password', `\${${tls.keyPassphraseEnv}}`]);
+  }
+  if (sasl) {
+    // JAAS accepts single quotes, so the value needs no escapes inside Logstash's double quotes.
+    const jaas = `${LOGIN_MODULE[sasl.mechanism]} required username='${sasl.username}' password='\${${sasl.passwordEnv}}';`;
+    settings.push(['sasl_mechanism', sasl.mechanism], ['sasl_jaas_config', jaas]);
+  }
+  return settings.map(([key, value]) => ({ key, value }));
+}
+
 function context(config: KitConfig, logType: LogType | undefined) {
-  return { ...config, logType, brokers: config.kafka.brokers.join(','), banner: generatedBanner('#') };
+  return { ...config, logType, brokers: config.kafka.brokers.join(','), kafkaSecurity: kafkaSecurity(config), banner: generatedBanner('#') };
 }
 
 export function logstashPipeline(config: KitConfig, logType: LogType): string {

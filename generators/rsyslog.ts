@@ -1,4 +1,5 @@
 // rsyslog receiver: imtcp → omkafka, one listening port and ruleset per log type.
+import { securityProtocol } from '../src/config/model.js';
 import type { KitConfig, LogType } from '../src/config/schema.js';
 import { tenantTopic } from '../src/tenants/names.js';
 import type { Artifact } from './artifact.js';
@@ -19,6 +20,27 @@ function librdkafkaParams(config: KitConfig): string[] {
     `queue.buffering.max.messages=${p.queueMessages}`,
     `retry.backoff.ms=${p.retryBackoffMs}`,
   ];
+}
+
+/**
+ * librdkafka's TLS and SASL settings, as rsyslog array items. A secret is never written here: a
+ * backtick item is rsyslog's `echo`, which expands the environment variable when rsyslogd reads
+ * its config, so the variable must be in rsyslogd's environment (systemd: Environment=).
+ */
+function securityParams({ kafka: { tls, sasl } }: KitConfig): string[] {
+  if (!tls && !sasl) return [];
+  const constant = (param: string) => JSON.stringify(param);
+  const fromEnv = (param: string, variable: string) => `\`echo ${param}=$${variable}\``;
+  const params = [constant(`security.protocol=${securityProtocol({ tls, sasl })}`)];
+  if (tls?.caFile) params.push(constant(`ssl.ca.location=${tls.caFile}`));
+  if (tls?.certFile) {
+    params.push(constant(`ssl.certificate.location=${tls.certFile}`), constant(`ssl.key.location=${tls.keyFile ?? tls.certFile}`));
+    if (tls.keyPassphraseEnv) params.push(fromEnv('ssl.key.password', tls.keyPassphraseEnv));
+  }
+  if (sasl) {
+    params.push(constant(`sasl.mechanisms=${sasl.mechanism}`), constant(`sasl.username=${sasl.username}`), fromEnv('sasl.password', sasl.passwordEnv));
+  }
+  return params;
 }
 
 export function rsyslogConfig(config: KitConfig): string {
@@ -44,12 +66,17 @@ export function rsyslogConfig(config: KitConfig): string {
     ruleset: `cdnkit_${type}`,
     topic: config.kafka.topics[type].name,
     brokers: quoteList(config.kafka.brokers),
-    confParams: quoteList(librdkafkaParams(config)),
+    confParams: [quoteList(librdkafkaParams(config)), ...securityParams(config)].join(', '),
     acks,
   });
   return render('rsyslog/cdnkit.conf.hbs', {
     ...config,
     tenancy: tenancy ? { quarantine: tenancy.quarantine.name } : false,
+    // librdkafka before 2.6.1 repeats the client nonce in its SCRAM proof, which Kafka 4 checks
+    // strictly (librdkafka#4895): measured here with Debian 12's 2.0.2, refused at authentication.
+    scramNote: config.kafka.sasl?.mechanism.startsWith('SCRAM')
+      ? `# ${config.kafka.sasl.mechanism} against Kafka 4.x needs librdkafka 2.6.1 or newer (Debian 12 ships 2.0.2, which Kafka 4 refuses).\n`
+      : '',
     banner: generatedBanner('#'),
     maxMessageSize: MAX_MESSAGE_SIZE,
     streams: [

@@ -3,6 +3,8 @@
 // stop on SIGTERM or SIGINT.
 import type { Server } from 'node:http';
 import type { KitConfig } from '../config/schema.js';
+import { env, readPem, requireEnv } from './environment.js';
+import { checkKafkaAccepts, kafkaConnection } from './kafka-client.js';
 import { createRunner, type Runner } from './runner.js';
 import { serveOperations } from './server.js';
 import type { Sink } from './sink.js';
@@ -28,17 +30,6 @@ export interface RunningBridge {
   readonly failed: Promise<Error>;
 }
 
-function env(name: string): string | undefined {
-  const value = process.env[name];
-  return value === undefined || value === '' ? undefined : value;
-}
-
-function requireEnv(name: string, what: string): string {
-  const value = env(name);
-  if (!value) throw new Error(`${what} is read from the environment variable ${name}, which is not set`);
-  return value;
-}
-
 /** Loads only the client this bridge writes with: each is tens of MB of resident memory. */
 async function sinkFor(kind: BridgeKind, config: KitConfig): Promise<Sink> {
   if (kind === 'metrics') {
@@ -56,7 +47,11 @@ async function sinkFor(kind: BridgeKind, config: KitConfig): Promise<Sink> {
   return elasticsearchSink(config, {
     url: env(BRIDGE_ENV.elasticsearchUrl) ?? es.url,
     indexPrefix: es.indexPrefix,
-    ...(es.usernameEnv ? { username: requireEnv(es.usernameEnv, 'the Elasticsearch user'), password: env(es.passwordEnv ?? '') ?? '' } : {}),
+    ...(es.apiKeyEnv ? { apiKey: requireEnv(es.apiKeyEnv, 'the Elasticsearch API key') } : {}),
+    ...(es.usernameEnv && es.passwordEnv
+      ? { username: requireEnv(es.usernameEnv, 'the Elasticsearch user'), password: requireEnv(es.passwordEnv, 'the Elasticsearch password') }
+      : {}),
+    ...(es.caFile ? { ca: readPem(es.caFile, 'sinks.elasticsearch.caFile') } : {}),
   });
 }
 
@@ -64,10 +59,12 @@ export async function startBridge(kind: BridgeKind, config: KitConfig): Promise<
   const settings = config.bridges[kind];
   const log = bridgeLogger(kind);
   const metrics = bridgeMetrics(kind);
+  const kafka = kafkaConnection((env(BRIDGE_ENV.brokers) ?? config.kafka.brokers.join(',')).split(',').map((b) => b.trim()), config.kafka);
+  await checkKafkaAccepts(kafka, config.kafka);
   const sink = await sinkFor(kind, config);
   const runner: Runner = createRunner({
     bridge: kind,
-    brokers: (env(BRIDGE_ENV.brokers) ?? config.kafka.brokers.join(',')).split(',').map((b) => b.trim()),
+    kafka,
     groupId: settings.groupId,
     topic: config.kafka.topics[kind].name,
     deadLetterTopic: config.kafka.topics.deadLetter.name,
@@ -91,7 +88,15 @@ export async function startBridge(kind: BridgeKind, config: KitConfig): Promise<
   });
   const address = server.address();
   const where = typeof address === 'object' && address ? `${address.address}:${address.port}` : listen;
-  await runner.start();
+  try {
+    await runner.start();
+  } catch (error) {
+    // The listening server would keep the process alive, serving a bridge that never started.
+    await runner.stop().catch(() => undefined);
+    await sink.close();
+    server.close();
+    throw error;
+  }
   log.info({ topic: config.kafka.topics[kind].name, sink: sink.name, operations: where }, 'bridge started');
 
   let stopped: Promise<void> | undefined;

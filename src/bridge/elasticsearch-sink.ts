@@ -53,8 +53,12 @@ export const ELASTICSEARCH_RESPONSES: readonly ResponseRule[] = [
 export interface ElasticsearchSinkOptions {
   url: string;
   indexPrefix: string;
+  /** The base64 "encoded" API key; or basic auth with username and password. */
+  apiKey?: string;
   username?: string;
   password?: string;
+  /** PEM of the CA that signed the node's HTTP certificate. */
+  ca?: string;
   /** Request timeout, ms. */
   timeoutMs?: number;
 }
@@ -107,7 +111,8 @@ function parseObject(line: string): Record<string, unknown> | string {
 export function elasticsearchSink(config: KitConfig, options: ElasticsearchSinkOptions): Sink {
   const client = new Client({
     node: options.url,
-    ...(options.username ? { auth: { username: options.username, password: options.password ?? '' } } : {}),
+    ...(options.apiKey ? { auth: { apiKey: options.apiKey } } : options.username ? { auth: { username: options.username, password: options.password ?? '' } } : {}),
+    ...(options.ca ? { tls: { ca: options.ca } } : {}),
     requestTimeout: options.timeoutMs ?? 30_000,
     // Retrying is the bridge's job: it backs off, heartbeats and keeps the offsets uncommitted.
     maxRetries: 0,

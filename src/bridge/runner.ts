@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import kafkajs, { type Admin, type Consumer, type EachBatchPayload, type Producer } from 'kafkajs';
 import { deadLetter, reasonKind } from './dead-letter.js';
 import { classifyKafkaError } from './kafka-errors.js';
+import type { KafkaConnection } from './kafka-client.js';
 import { laneKey, Lanes, splitIntoChunks, type Chunk } from './lanes.js';
 import type { Sink, SourceRecord, WriteOutcome } from './sink.js';
 import { LAG_REFRESH_MS, type BridgeMetrics } from './telemetry.js';
@@ -19,7 +20,8 @@ const { Kafka, logLevel, Partitioners } = kafkajs;
 
 export interface RunnerOptions {
   bridge: string;
-  brokers: string[];
+  /** Brokers, TLS and SASL, built by kafkaConnection from the kit config. */
+  kafka: KafkaConnection;
   groupId: string;
   topic: string;
   deadLetterTopic: string;
@@ -57,7 +59,7 @@ export function createRunner(options: RunnerOptions): Runner {
   const { log, metrics, sink } = options;
   const kafka = new Kafka({
     clientId: `cdnkit-${options.bridge}`,
-    brokers: options.brokers,
+    ...options.kafka,
     logLevel: logLevel.WARN,
     logCreator: () => ({ level, log: entry }) => log[level >= logLevel.INFO ? 'info' : level >= logLevel.WARN ? 'warn' : 'error']({ kafkajs: entry }, entry.message),
     retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10_000 },

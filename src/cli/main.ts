@@ -111,6 +111,9 @@ Environment (overrides the config, for containers and secrets):
   CDNKIT_INFLUX_URL, CDNKIT_INFLUX_ORG, CDNKIT_INFLUX_BUCKET
   <sinks.influxdb.tokenEnv>  the InfluxDB token (default CDNKIT_INFLUX_TOKEN); required for metrics
   CDNKIT_ES_URL            Elasticsearch URL
+  <kafka.sasl.passwordEnv>   the Kafka password (default CDNKIT_KAFKA_PASSWORD), when kafka.sasl is set
+  <kafka.tls.keyPassphraseEnv>  the passphrase of an encrypted Kafka client key
+  <sinks.elasticsearch.apiKeyEnv>, <usernameEnv> and <passwordEnv>  Elasticsearch credentials
   CDNKIT_LOG_LEVEL         debug, info (default), warn, error
 
 Example:

@@ -77,7 +77,39 @@ export function checkConfig(config: KitConfig): Check[] {
   if (config.receivers.logsPort === config.receivers.metricsPort) {
     add('error', ['receivers', 'metricsPort'], 'logs and metrics receivers need different ports (the port tells them apart)');
   }
+  checkSecurity(config, add);
   return checks;
+}
+
+/** The security keys that only make sense together. */
+function checkSecurity(config: KitConfig, add: (severity: Severity, path: ConfigPath, message: string) => void): void {
+  const { tls, sasl } = config.kafka;
+  if (tls?.keyFile !== undefined && tls.certFile === undefined) {
+    add('error', ['kafka', 'tls', 'keyFile'], 'a client key needs its certificate: add certFile (or remove keyFile)');
+  }
+  if (tls?.keyPassphraseEnv !== undefined && tls.certFile === undefined) {
+    add('error', ['kafka', 'tls', 'keyPassphraseEnv'], 'a key passphrase needs a client key: add certFile (and keyFile), or remove keyPassphraseEnv');
+  }
+  if (tls?.keyFile !== undefined && tls.certFile !== undefined && tls.keyFile !== tls.certFile) {
+    add(
+      'warning',
+      ['kafka', 'tls', 'keyFile'],
+      "Logstash's Kafka client reads the client key and certificate from one PEM file: the generated Logstash pipelines use certFile for both; to run them, put the key into certFile",
+    );
+  }
+  if (sasl?.mechanism === 'PLAIN' && tls === undefined) {
+    add('warning', ['kafka', 'sasl', 'mechanism'], 'PLAIN sends the password in the clear without TLS: add kafka.tls, or use SCRAM-SHA-512');
+  }
+  const es = config.sinks.elasticsearch;
+  const at = (key: string): ConfigPath => ['sinks', 'elasticsearch', key];
+  if (es.apiKeyEnv !== undefined && es.usernameEnv !== undefined) {
+    add('error', at('usernameEnv'), 'choose one way to authenticate to Elasticsearch: apiKeyEnv, or usernameEnv with passwordEnv');
+  }
+  if (es.usernameEnv !== undefined && es.passwordEnv === undefined) add('error', at('usernameEnv'), 'basic auth needs passwordEnv too');
+  if (es.passwordEnv !== undefined && es.usernameEnv === undefined) add('error', at('passwordEnv'), 'basic auth needs usernameEnv too');
+  if (es.caFile !== undefined && !es.url.startsWith('https:')) {
+    add('error', at('caFile'), `a CA file is for TLS, but url is ${es.url}: use an https:// url, or remove caFile`);
+  }
 }
 
 function checkSources(field: Field, config: KitConfig, add: (path: ConfigPath, message: string) => void): void {

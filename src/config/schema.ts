@@ -19,6 +19,36 @@ const name = (what: string) =>
 const port = z.int().min(1).max(65535);
 const MiB = 2 ** 20;
 
+// Secrets never sit in the kit config nor in what is generated from it: the config names the
+// environment variable, and each program reads it at run time (rsyslog by `echo $NAME`, Logstash
+// by ${NAME}), so the name must be a plain shell variable name.
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const envName = (what: string) =>
+  z.string().regex(ENV_NAME, 'an environment variable name: letters, digits and "_", not starting with a digit').describe(`Environment variable holding ${what}`);
+// Paths and user names are written into rsyslog, Logstash (Java JAAS) and Go-template files:
+// absolute, and free of quotes, backslashes, "$", braces and control characters.
+const filePath = (what: string) =>
+  z.string().regex(/^\/[^"'`\\${}\x00-\x1f]*$/, 'an absolute path without quotes, backslashes, "$", braces or control characters').describe(what);
+
+export const SASL_MECHANISMS = ['SCRAM-SHA-512', 'SCRAM-SHA-256', 'PLAIN'] as const;
+
+const kafkaTlsSchema = z
+  .strictObject({
+    caFile: filePath('PEM file of the CA(s) that signed the brokers\' certificates; the system CAs when omitted').optional(),
+    certFile: filePath('PEM client certificate, for brokers that require one (ssl.client.auth)').optional(),
+    keyFile: filePath('PEM private key of certFile; defaults to certFile (one file holding both)').optional(),
+    keyPassphraseEnv: envName('the passphrase of an encrypted keyFile').optional(),
+  })
+  .describe('Connect to the brokers over TLS (SSL / SASL_SSL listeners)');
+
+const kafkaSaslSchema = z
+  .strictObject({
+    mechanism: z.enum(SASL_MECHANISMS).default('SCRAM-SHA-512'),
+    username: z.string().regex(/^[A-Za-z0-9._@-]+$/, 'letters, digits, ".", "_", "@" and "-"').describe('The Kafka user (not a secret)'),
+    passwordEnv: envName("the Kafka user's password").default('CDNKIT_KAFKA_PASSWORD'),
+  })
+  .describe('Authenticate to the brokers with SASL (SASL_PLAINTEXT, or SASL_SSL together with tls)');
+
 export const FIELD_TYPES = ['string', 'integer', 'float', 'boolean', 'timestamp', 'ip'] as const;
 export const FIELD_ROLES = ['log', 'tag', 'field'] as const;
 export const CDN_FLAVOURS = ['fastly', 'varnish'] as const;
@@ -240,6 +270,8 @@ export const kitConfigSchema = z
     kafka: z
       .strictObject({
         brokers: z.array(z.string().regex(HOST_PORT, 'host:port')).min(1).default(['kafka:9092']),
+        tls: kafkaTlsSchema.optional(),
+        sasl: kafkaSaslSchema.optional(),
         topics: z
           .strictObject({
             logs: topicSchema.prefault({ name: 'cdn-logs' }),
@@ -280,8 +312,11 @@ export const kitConfigSchema = z
               .regex(/^[a-z0-9][a-z0-9_-]*$/, 'lowercase letters, digits, "_" and "-"')
               .default('cdn-logs')
               .describe('Error logs go to <prefix>-YYYY.MM.DD, by event time'),
-            usernameEnv: z.string().optional(),
-            passwordEnv: z.string().optional(),
+            // Elasticsearch 8 runs with security on: an API key, or a user and password.
+            apiKeyEnv: envName('an API key (the base64 "encoded" value of POST /_security/api_key)').optional(),
+            usernameEnv: envName('the user for basic auth').optional(),
+            passwordEnv: envName('the password for basic auth').optional(),
+            caFile: filePath('PEM file of the CA that signed the node\'s HTTP certificate (an https url)').optional(),
           })
           .prefault({}),
       })
@@ -319,3 +354,5 @@ export type CdnFlavour = (typeof CDN_FLAVOURS)[number];
 export type Tenant = z.output<typeof tenantSchema>;
 export type TenantsConfig = z.output<typeof tenantsSchema>;
 export type LogType = (typeof LOG_TYPES)[number];
+export type KafkaSecurity = Pick<KitConfig['kafka'], 'tls' | 'sasl'>;
+export type SaslMechanism = (typeof SASL_MECHANISMS)[number];

@@ -27,6 +27,12 @@ function describe({ addresses }: State): string {
   const { kafka, elasticsearch, influxdb } = addresses;
   return [
     `  Kafka          ${kafka.brokers.join(',')}            (CDNKIT_KAFKA_BROKERS)`,
+    ...(kafka.security
+      ? [
+          `                 SASL_PLAINTEXT ${kafka.security.saslBrokers}, SASL_SSL ${kafka.security.sslBrokers} (CA ${kafka.security.caFile})`,
+          `                 SCRAM-SHA-256/512 and PLAIN user ${kafka.security.admin.username}, password ${kafka.security.admin.password}`,
+        ]
+      : []),
     `  Elasticsearch  ${elasticsearch.url}     (CDNKIT_ES_URL; no security)`,
     `  InfluxDB       ${influxdb.url}     (CDNKIT_INFLUX_URL)`,
     `                 org ${influxdb.org}, bucket ${influxdb.bucket}, token ${influxdb.token}`,

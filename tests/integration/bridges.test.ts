@@ -16,6 +16,7 @@ import { startBridgeProcess, writeKitConfig, type BridgeProcess } from './suppor
 import { eventually } from './support/wait.js';
 import { referenceKit } from './support/config.js';
 import { fastlyTraffic, trafficPlan, varnishTraffic, type EdgeLines } from './support/edge-traffic.js';
+import { countPoints as countPointsOf, influxQl as influxQlOf } from './support/influx.js';
 import { freshTopics, produceLines, readMessages, testKafka } from './support/kafka.js';
 import { startTcpProxy } from './support/tcp-proxy.js';
 
@@ -109,19 +110,8 @@ async function stack(name: string, sinks: { influxUrl?: string; elasticsearchUrl
   };
 }
 
-async function influxQl(bucket: string, q: string): Promise<{ columns: string[]; values: unknown[][] } | undefined> {
-  const url = new URL('/query', influx.url);
-  url.search = new URLSearchParams({ db: bucket, q, epoch: 'ns' }).toString();
-  const body = (await (await fetch(url, { headers: { Authorization: `Token ${influx.token}` } })).json()) as {
-    results: { series?: { columns: string[]; values: unknown[][] }[] }[];
-  };
-  return body.results[0]?.series?.[0];
-}
-
-async function countPoints(bucket: string): Promise<number> {
-  const series = await influxQl(bucket, 'SELECT count(elapsed_time) FROM cdnmetrics');
-  return Number(series?.values[0]?.[1] ?? 0);
-}
+const influxQl = (bucket: string, q: string) => influxQlOf(influx, bucket, q);
+const countPoints = (bucket: string) => countPointsOf(influx, bucket);
 
 /** Distinct synthetic points from a template line: the same tags, a timestamp each. */
 function manyPoints(template: string, count: number, offset = 0): string[] {

@@ -32,6 +32,13 @@ describe('Logstash receivers', () => {
       receivers: { host: '10.1.2.3', logsPort: 6514, metricsPort: 6515 },
       kafka: { brokers: ['k1:9092', 'k2:9092'], topics: { logs: { name: 'edge.errors' }, metrics: { name: 'edge.metrics' } }, producer: { acks: '1', compression: 'zstd' } },
     }),
+    secured: referenceKit({
+      kafka: {
+        brokers: ['k1:9094'],
+        tls: { caFile: '/etc/cdnkit/kafka-ca.pem', certFile: '/etc/cdnkit/receiver.pem', keyPassphraseEnv: 'RECEIVER_KEY_PASSPHRASE' },
+        sasl: { mechanism: 'SCRAM-SHA-256', username: 'receiver', passwordEnv: 'RECEIVER_KAFKA_PASSWORD' },
+      },
+    }),
   };
 
   for (const [name, config] of Object.entries(configs)) {
@@ -55,5 +62,21 @@ describe('Logstash receivers', () => {
     expect(metrics).toContain('format => "%{message}"');
     expect(metrics).toContain('bootstrap_servers => "k1:9092,k2:9092"');
     expect(metrics).toContain('compression_type => "zstd"');
+  });
+
+  it('a secured Kafka: TLS from PEM files and SASL, the secrets left to Logstash to read from the environment', () => {
+    for (const logType of ['logs', 'metrics'] as LogType[]) {
+      const pipeline = logstashPipeline(configs.secured, logType);
+      expect(pipeline).toContain('security_protocol => "SASL_SSL"');
+      expect(pipeline).toContain('ssl_truststore_type => "PEM"');
+      expect(pipeline).toContain('ssl_truststore_location => "/etc/cdnkit/kafka-ca.pem"');
+      expect(pipeline).toContain('ssl_keystore_location => "/etc/cdnkit/receiver.pem"');
+      expect(pipeline).toContain('ssl_key_password => "${RECEIVER_KEY_PASSPHRASE}"');
+      expect(pipeline).toContain('sasl_mechanism => "SCRAM-SHA-256"');
+      expect(pipeline).toContain(
+        `sasl_jaas_config => "org.apache.kafka.common.security.scram.ScramLoginModule required username='receiver' password='\${RECEIVER_KAFKA_PASSWORD}';"`,
+      );
+    }
+    expect(logstashPipeline(configs.reference, 'logs')).not.toMatch(/security_protocol|sasl_|ssl_/);
   });
 });

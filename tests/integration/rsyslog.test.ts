@@ -2,7 +2,6 @@
 // check, and, live, forward each line it receives on a port to that port's Kafka topic unchanged.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -11,7 +10,7 @@ import { rsyslogConfig } from '../../generators/rsyslog.js';
 import { referenceKit } from './support/config.js';
 import { freshTopics, readTopic } from './support/kafka.js';
 import { freePort } from '../harness/process.js';
-import { startRsyslog } from './support/rsyslog.js';
+import { sendLines, startRsyslog } from './support/rsyslog.js';
 
 const run = promisify(execFile);
 
@@ -35,6 +34,23 @@ async function checkConfig(file: string): Promise<{ ok: boolean; output: string 
 describe('rsyslog receiver', () => {
   it('rsyslogd -N1 accepts the generated config', async () => {
     const result = await checkConfig(writeConfig(rsyslogConfig(referenceKit())));
+    expect(result.output).toContain('End of config validation run');
+    expect(result.ok, result.output).toBe(true);
+  });
+
+  it('rsyslogd -N1 accepts the generated config for a secured Kafka, which holds no secret', async () => {
+    const config = referenceKit({
+      kafka: {
+        brokers: ['k1:9094'],
+        tls: { caFile: '/etc/cdnkit/kafka-ca.pem', certFile: '/etc/cdnkit/receiver.pem', keyFile: '/etc/cdnkit/receiver.key', keyPassphraseEnv: 'RECEIVER_KEY_PASSPHRASE' },
+        sasl: { mechanism: 'SCRAM-SHA-512', username: 'receiver', passwordEnv: 'RECEIVER_KAFKA_PASSWORD' },
+      },
+    });
+    const text = rsyslogConfig(config);
+    expect(text).toContain('"security.protocol=SASL_SSL", "ssl.ca.location=/etc/cdnkit/kafka-ca.pem"');
+    expect(text).toContain('`echo ssl.key.password=$RECEIVER_KEY_PASSPHRASE`');
+    expect(text).toContain('"sasl.mechanisms=SCRAM-SHA-512", "sasl.username=receiver", `echo sasl.password=$RECEIVER_KAFKA_PASSWORD`');
+    const result = await checkConfig(writeConfig(text));
     expect(result.output).toContain('End of config validation run');
     expect(result.ok, result.output).toBe(true);
   });
@@ -71,13 +87,3 @@ describe('rsyslog receiver', () => {
     });
   });
 });
-
-/** Newline-framed syslog over TCP, as Fastly and varnishncsa shippers send it. */
-async function sendLines(port: number, lines: string[]): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => {
-      socket.end(lines.map((l) => `${l}\n`).join(''), () => resolve());
-    });
-    socket.once('error', reject);
-  });
-}

@@ -23,7 +23,7 @@ import { freePort } from '../harness/process.js';
 import { BUILT_CLI, startBridgeProcess, writeKitConfig, type BridgeProcess } from './support/bridge-process.js';
 import { referenceKit } from './support/config.js';
 import { freshTopics, readMessages } from './support/kafka.js';
-import { startRsyslog, type RunningRsyslog } from './support/rsyslog.js';
+import { startRsyslog, type Rsyslogd } from './support/rsyslog.js';
 import { eventually } from './support/wait.js';
 
 const run = promisify(execFile);
@@ -53,7 +53,7 @@ const fields: KitConfigInput['fields'] = [
 const SIMULATED = { rps: 5000, count: 60_000, start: '2026-02-03T10:14:55Z' };
 
 let influx: RunningInflux;
-let rsyslog: RunningRsyslog | undefined;
+let rsyslog: Rsyslogd | undefined;
 const bridges: BridgeProcess[] = [];
 const indexPrefix = `simulate-e2e-${id}`;
 const work = mkdtempSync(join(tmpdir(), 'cdnkit-simulate-e2e-'));

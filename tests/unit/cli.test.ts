@@ -31,7 +31,9 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'cdnkit-cli-'));
 });
 
-describe('cdnkit CLI', () => {
+// Each case starts the built CLI several times: on a busy two-core machine that alone can take
+// seconds, so the whole file gets room (nothing here measures time).
+describe('cdnkit CLI', { timeout: 30_000 }, () => {
   it('init writes a starter that validates, and refuses to overwrite it without --force', () => {
     expect(cdnkit('init').code).toBe(0);
     const validate = cdnkit('validate', '-c', 'cdnkit.yaml');
@@ -127,7 +129,7 @@ describe('cdnkit CLI', () => {
   });
 
   // Each case starts node: allow for a loaded machine.
-  it('usage errors exit 2, as the help says', { timeout: 30_000 }, () => {
+  it('usage errors exit 2, as the help says', () => {
     for (const args of [['validate', '--no-such-option'], ['no-such-command'], ['bridge', 'traces']]) {
       expect(cdnkit(...args).code, args.join(' ')).toBe(2);
     }

@@ -131,6 +131,41 @@ describe('kit config', () => {
       line: 5, key: 'bridges.logs.maxHeldLines', says: 'maxHeldLines must be at least maxBatchLines (5000)',
     },
     {
+      why: 'a SASL mechanism Kafka does not have',
+      text: minimal(GOOD_FIELDS, 'kafka:\n  sasl: { mechanism: SCRAM-SHA-1, username: cdnkit }\n'),
+      line: 3, key: 'kafka.sasl.mechanism', says: 'expected one of "SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN", got "SCRAM-SHA-1"',
+    },
+    {
+      why: 'a password written into the config instead of the name of its variable',
+      text: minimal(GOOD_FIELDS, 'kafka:\n  sasl:\n    username: cdnkit\n    passwordEnv: "s3cr3t!"\n'),
+      line: 5, key: 'kafka.sasl.passwordEnv', says: 'an environment variable name',
+    },
+    {
+      why: 'a relative CA path',
+      text: minimal(GOOD_FIELDS, 'kafka:\n  tls:\n    caFile: certs/ca.pem\n'),
+      line: 4, key: 'kafka.tls.caFile', says: 'an absolute path',
+    },
+    {
+      why: 'a client key without its certificate',
+      text: minimal(GOOD_FIELDS, 'kafka:\n  tls:\n    keyFile: /etc/cdnkit/client.key\n'),
+      line: 4, key: 'kafka.tls.keyFile', says: 'a client key needs its certificate',
+    },
+    {
+      why: 'an Elasticsearch API key and basic auth at once',
+      text: minimal(GOOD_FIELDS, 'sinks:\n  elasticsearch:\n    apiKeyEnv: ES_API_KEY\n    usernameEnv: ES_USER\n    passwordEnv: ES_PASSWORD\n'),
+      line: 5, key: 'sinks.elasticsearch.usernameEnv', says: 'choose one way to authenticate',
+    },
+    {
+      why: 'an Elasticsearch user without a password',
+      text: minimal(GOOD_FIELDS, 'sinks:\n  elasticsearch:\n    usernameEnv: ES_USER\n'),
+      line: 4, key: 'sinks.elasticsearch.usernameEnv', says: 'basic auth needs passwordEnv too',
+    },
+    {
+      why: 'an Elasticsearch CA file with an http url',
+      text: minimal(GOOD_FIELDS, 'sinks:\n  elasticsearch:\n    url: http://es:9200\n    caFile: /etc/cdnkit/es-ca.pem\n'),
+      line: 5, key: 'sinks.elasticsearch.caFile', says: 'use an https:// url',
+    },
+    {
       why: 'YAML that does not parse',
       text: 'product: api\nfields: [\n',
       line: 3, key: '', says: 'YAML:',
@@ -157,5 +192,20 @@ describe('kit config', () => {
     expect(warnings[0]!.message).toContain('high-cardinality');
     const allowed = parseConfig(minimal(tagged.replace('    roles: [tag]\n', '    roles: [tag]\n    allowHighCardinality: true\n')));
     expect(allowed.warnings).toEqual([]);
+  });
+
+  it('warns on SASL PLAIN without TLS, and accepts a complete secured config', () => {
+    const plain = parseConfig(minimal(GOOD_FIELDS, 'kafka:\n  sasl: { mechanism: PLAIN, username: cdnkit }\n'), 'edge.yaml');
+    expect(plain.warnings).toMatchObject([{ line: 3, key: 'kafka.sasl.mechanism', severity: 'warning' }]);
+    expect(plain.warnings[0]!.message).toContain('in the clear');
+    const secured = parseConfig(
+      minimal(
+        GOOD_FIELDS,
+        'kafka:\n  tls: { caFile: /etc/cdnkit/ca.pem, certFile: /etc/cdnkit/client.pem }\n  sasl: { mechanism: PLAIN, username: cdnkit }\n' +
+          'sinks:\n  elasticsearch: { url: "https://es:9200", apiKeyEnv: ES_API_KEY, caFile: /etc/cdnkit/es-ca.pem }\n',
+      ),
+    );
+    expect(secured.warnings).toEqual([]);
+    expect(secured.config.kafka.sasl).toEqual({ mechanism: 'PLAIN', username: 'cdnkit', passwordEnv: 'CDNKIT_KAFKA_PASSWORD' });
   });
 });

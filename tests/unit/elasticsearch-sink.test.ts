@@ -1,10 +1,11 @@
 // The logs sink's response table, row by row, against a throwaway server answering each status or
-// bulk item error (tests/integration/sinks.test.ts holds the sink to the real Elasticsearch).
+// bulk item error (tests/integration/sink-responses.test.ts holds the sink to the real Elasticsearch).
 import { afterEach, describe, expect, it } from 'vitest';
 import { documentId, ELASTICSEARCH_RESPONSES, elasticsearchSink } from '../../src/bridge/elasticsearch-sink.js';
 import { NO_ANSWER, ruleFor, type Answer, type SourceRecord, type WriteOutcome } from '../../src/bridge/sink.js';
 import { referenceConfig } from '../../src/config/preset.js';
 import { kitConfigSchema } from '../../src/config/schema.js';
+import { expectSorted, type Expected } from './support/outcome.js';
 import { statusServer, type Reply, type Request, type Responder, type StatusServer } from './support/status-server.js';
 
 const config = kitConfigSchema.parse(referenceConfig);
@@ -42,26 +43,6 @@ function bulkAnswer(item: (source: Record<string, unknown>) => Answer): Responde
 /** The ids in bulk request bodies' action lines. */
 const idsIn = (requests: Request[]) =>
   requests.flatMap((r) => r.body.trimEnd().split('\n').filter((_, i) => i % 2 === 0).map((l) => (JSON.parse(l) as { index: { _id: string } }).index._id));
-
-type Expected = 'written' | 'retry' | 'hold' | 'dead-letter';
-
-function expectSorted(outcome: WriteOutcome, one: SourceRecord, expected: Expected, reason: RegExp): void {
-  switch (expected) {
-    case 'written':
-      expect(outcome).toEqual({ rejected: [], retry: [] });
-      break;
-    case 'retry':
-    case 'hold':
-      expect(outcome.rejected).toEqual([]);
-      expect(outcome.retry).toEqual([one]);
-      expect(outcome.hold ?? false).toBe(expected === 'hold');
-      expect(outcome.retryReason).toMatch(reason);
-      break;
-    case 'dead-letter':
-      expect(outcome.retry).toEqual([]);
-      expect(outcome.rejected).toEqual([{ record: one, reason: expect.stringMatching(reason) }]);
-  }
-}
 
 /** One bulk item's answer: [status, error type, what must happen to its document]. */
 const ITEM_ROWS: [number, string | undefined, Expected][] = [

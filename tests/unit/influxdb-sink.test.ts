@@ -1,8 +1,9 @@
 // The metrics sink's response table, row by row, against a throwaway server answering each status
-// (tests/integration/sinks.test.ts holds the sink to the real influxd).
+// (tests/integration/sink-responses.test.ts holds the sink to the real influxd).
 import { afterEach, describe, expect, it } from 'vitest';
 import { INFLUX_RESPONSES, influxSink } from '../../src/bridge/influxdb-sink.js';
 import { NO_ANSWER, ruleFor, type SourceRecord, type WriteOutcome } from '../../src/bridge/sink.js';
+import { expectSorted, type Expected } from './support/outcome.js';
 import { statusServer, type Responder, type StatusServer } from './support/status-server.js';
 
 const LINE = 'cdnmetrics,pop=MDW elapsed_time=12i 1700000000000000000';
@@ -28,8 +29,6 @@ const influxError = (status: number, message: string, headers: Record<string, st
   body: { code: 'error', message },
 });
 
-type Expected = 'written' | 'retry' | 'hold' | 'dead-letter';
-
 /** One answer for one line: [status (NO_ANSWER: the connection is dropped), what must happen]. */
 const ROWS: [number, Expected][] = [
   [204, 'written'],
@@ -52,21 +51,13 @@ describe('the InfluxDB sink', () => {
   it.each(ROWS)('answered %s for one line (0: no answer): %s', async (status, expected) => {
     const one = record(LINE);
     const { outcome } = await writeThrough(status === NO_ANSWER ? () => 'drop' : influxError(status, `status ${status}`), [one]);
-    switch (expected) {
-      case 'written':
-        expect(outcome).toEqual({ rejected: [], retry: [] });
-        break;
-      case 'retry':
-      case 'hold':
-        expect(outcome.rejected).toEqual([]);
-        expect(outcome.retry).toEqual([one]);
-        expect(outcome.hold ?? false).toBe(expected === 'hold');
-        expect(outcome.retryReason).toMatch(status === NO_ANSWER ? /^influxdb unreachable: / : new RegExp(`^influxdb ${status} \\(.+\\): status ${status}$`));
-        break;
-      case 'dead-letter':
-        expect(outcome.retry).toEqual([]);
-        expect(outcome.rejected).toEqual([{ record: one, reason: expect.stringMatching(new RegExp(`^influxdb rejected the line: .*status ${status}$`)) }]);
-    }
+    const reason =
+      expected === 'dead-letter'
+        ? new RegExp(`^influxdb rejected the line: .*status ${status}$`)
+        : status === NO_ANSWER
+          ? /^influxdb unreachable: /
+          : new RegExp(`^influxdb ${status} \\(.+\\): status ${status}$`);
+    expectSorted(outcome, one, expected, reason);
   });
 
   it('has a test row for every row of its table', () => {

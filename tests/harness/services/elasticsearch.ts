@@ -7,13 +7,19 @@
 // (scaled_float, match_only_text), and the `GET /` info endpoint (the client's `info()` fails: use
 // `cluster.health()`). Composable index templates, bulk, search and the core field types all work.
 //
+// With `security: true` (on a private port), the node runs as Elasticsearch 8 ships by default:
+// the security module on, HTTPS with a throwaway CA, and a superuser `cdnkit` in the file realm
+// (created by the distribution's own elasticsearch-users tool); `security` on the handle says how in.
+//
 // Elasticsearch refuses to run as root ("can not run elasticsearch as root", no override in 8.x). When the
 // harness runs as root it runs the node as a dedicated unprivileged system user (CDNKIT_ES_USER, default
 // `cdnkit-es`, created with useradd on first use); the install in the cache stays owned by root and
 // read-only to it. If that user cannot reach the cache (e.g. it lives under /root, mode 0700), the node
 // runs from a hard-linked mirror of the install in its temp dir (costs milliseconds, no copy).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import {
   chownSync,
   closeSync,
@@ -24,6 +30,7 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
+  readFileSync,
   readdirSync,
   realpathSync,
   renameSync,
@@ -36,6 +43,7 @@ import { dirname, join } from 'node:path';
 import { cacheDir } from '../cache.js';
 import { dieWithParent, exitOf, isLocal, killOnExit, portInUse, sleep, stopProcess, sweepStale, tailOfFile, withLock } from '../process.js';
 import { HarnessError, progress, step } from '../progress.js';
+import { makeCertificates } from '../tls.js';
 import type { RunningService } from './types.js';
 
 /** Newest 8.19.x integ-test-zip on Maven Central (9.x is not published as an integ-test-zip there). */
@@ -46,6 +54,17 @@ const MAVEN_CENTRAL = process.env.CDNKIT_MAVEN_CENTRAL ?? 'https://repo1.maven.o
 export interface ElasticsearchOptions {
   /** HTTP port on 127.0.0.1; overrides CDNKIT_ES_URL. */
   port?: number;
+  /** Security on, HTTPS and a superuser (see above); needs `port`, as the node must be our own. */
+  security?: boolean;
+}
+
+/** How to reach a node started with security on. */
+export interface ElasticsearchAccess {
+  /** PEM of the CA that signed the node's HTTP certificate. */
+  caFile: string;
+  /** A superuser of the file realm. */
+  username: string;
+  password: string;
 }
 
 export interface RunningElasticsearch extends RunningService {
@@ -56,41 +75,45 @@ export interface RunningElasticsearch extends RunningService {
   readonly logFile: string | undefined;
   /** PID of the Elasticsearch launcher process (its child is the server JVM); undefined when reused. */
   readonly pid: number | undefined;
+  /** Set when started with security on. */
+  readonly security: ElasticsearchAccess | undefined;
 }
 
 const handles = new Map<string, Promise<RunningElasticsearch>>();
 
 /** Starts (or reuses) an Elasticsearch node; idempotent per address within a process. */
 export function startElasticsearch(options: ElasticsearchOptions = {}): Promise<RunningElasticsearch> {
-  const url = (options.port !== undefined ? `http://127.0.0.1:${options.port}` : process.env.CDNKIT_ES_URL ?? DEFAULT_ELASTICSEARCH_URL).replace(/\/+$/, '');
+  if (options.security && options.port === undefined) throw new HarnessError('elasticsearch: start', new Error('a node with security on needs its own port'));
+  const scheme = options.security ? 'https' : 'http';
+  const url = (options.port !== undefined ? `${scheme}://127.0.0.1:${options.port}` : process.env.CDNKIT_ES_URL ?? DEFAULT_ELASTICSEARCH_URL).replace(/\/+$/, '');
   let handle = handles.get(url);
   if (!handle) {
-    handle = obtain(url, () => handles.delete(url));
+    handle = obtain(url, () => handles.delete(url), options.security ?? false);
     handles.set(url, handle);
     handle.catch(() => handles.delete(url));
   }
   return handle;
 }
 
-async function obtain(url: string, forget: () => void): Promise<RunningElasticsearch> {
-  const existing = await nodeVersion(url);
+async function obtain(url: string, forget: () => void, security: boolean): Promise<RunningElasticsearch> {
+  const existing = security ? undefined : await nodeVersion(url);
   if (existing) return reused(url, existing);
   const { hostname, port: portText, protocol } = new URL(url);
   const port = Number(portText || 80);
-  if (protocol !== 'http:' || !isLocal(hostname)) {
+  if (protocol !== (security ? 'https:' : 'http:') || !isLocal(hostname)) {
     throw new HarnessError(`elasticsearch: reach ${url}`, new Error(`no Elasticsearch answers at ${url} and it is not a local http address we could start one on`));
   }
   return withLock(
     `elasticsearch-${port}`,
     async () => {
       // Another process may have started it while we waited for the lock.
-      const again = await nodeVersion(url);
+      const again = security ? undefined : await nodeVersion(url);
       if (again) return reused(url, again);
       if (await portInUse(port)) {
         throw new HarnessError(`elasticsearch: start on port ${port}`, new Error(`port ${port} is in use by something that is not Elasticsearch`));
       }
       const home = await installElasticsearch();
-      return launch(home, url, port, forget);
+      return launch(home, url, port, forget, security);
     },
     { maxWaitMs: 10 * 60_000 },
   );
@@ -98,7 +121,7 @@ async function obtain(url: string, forget: () => void): Promise<RunningElasticse
 
 function reused(url: string, version: string): RunningElasticsearch {
   progress(`elasticsearch: reusing the node already running at ${url} (${version})`);
-  return { name: 'elasticsearch', url, version, started: false, logFile: undefined, pid: undefined, stop: async () => {} };
+  return { name: 'elasticsearch', url, version, started: false, logFile: undefined, pid: undefined, security: undefined, stop: async () => {} };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -188,7 +211,7 @@ function unzip(zip: string, into: string): void {
 // ---------------------------------------------------------------------------------------------------------
 // Run.
 
-async function launch(home: string, url: string, port: number, forget: () => void): Promise<RunningElasticsearch> {
+async function launch(home: string, url: string, port: number, forget: () => void, secured: boolean): Promise<RunningElasticsearch> {
   const javaHome = findJavaHome();
   sweepStale('cdnkit-es-');
   const dir = mkdtempSync(join(tmpdir(), 'cdnkit-es-'));
@@ -202,6 +225,8 @@ async function launch(home: string, url: string, port: number, forget: () => voi
     if (statSync(from).isDirectory()) mirror(from, join(conf, f), 'copy');
     else copyFileSync(from, join(conf, f));
   }
+  // Before the config folder is handed to the unprivileged user: the TLS files must sit inside it.
+  const security = secured ? await secureNode(home, conf, javaHome) : undefined;
 
   // Elasticsearch will not run as root: run it as an unprivileged user that owns only its temp dir.
   let user: { uid: number; gid: number } | undefined;
@@ -231,7 +256,15 @@ async function launch(home: string, url: string, port: number, forget: () => voi
     'http.port': String(port),
     'path.data': join(dir, 'data'),
     'path.logs': join(dir, 'logs'),
-    'xpack.security.enabled': 'false',
+    ...(security
+      ? {
+          'xpack.security.enabled': 'true',
+          'xpack.security.http.ssl.enabled': 'true',
+          'xpack.security.http.ssl.certificate': join(conf, 'tls', 'server.pem'),
+          'xpack.security.http.ssl.key': join(conf, 'tls', 'server.key'),
+          'xpack.security.http.ssl.certificate_authorities': security.caFile,
+        }
+      : { 'xpack.security.enabled': 'false' }),
     // Tests fill small disks; never let the watermark turn indices read-only under us.
     'cluster.routing.allocation.disk.threshold_enabled': 'false',
     'action.destructive_requires_name': 'false',
@@ -281,7 +314,7 @@ async function launch(home: string, url: string, port: number, forget: () => voi
         if (c.exitCode !== null || c.signalCode !== null) {
           throw new Error(`Elasticsearch exited (${c.exitCode ?? c.signalCode}) while starting; last lines of ${logFile}:\n${tailOfFile(logFile)}`);
         }
-        const v = await nodeVersion(url, true);
+        const v = await nodeVersion(url, true, security);
         if (v) {
           version = v;
           return;
@@ -303,6 +336,7 @@ async function launch(home: string, url: string, port: number, forget: () => voi
     version,
     started: true,
     logFile,
+    security,
     get pid() {
       return child?.pid;
     },
@@ -320,22 +354,65 @@ async function launch(home: string, url: string, port: number, forget: () => voi
  * The node's version when an Elasticsearch node answers at url with cluster health yellow or green,
  * else undefined. (`GET /` is not available in the integ-test-zip, so health it is.)
  */
-async function nodeVersion(url: string, waitABit = false): Promise<string | undefined> {
+async function nodeVersion(url: string, waitABit = false, access?: ElasticsearchAccess): Promise<string | undefined> {
   const { hostname, port } = new URL(url);
   if (!(await portInUse(Number(port || 80), hostname))) return undefined;
   try {
-    const signal = AbortSignal.timeout(5_000);
-    const health = await fetch(`${url}/_cluster/health?wait_for_status=yellow&timeout=${waitABit ? '2s' : '1s'}`, { signal });
-    if (health.headers.get('x-elastic-product') !== 'Elasticsearch' || !health.ok) return undefined;
-    const body = (await health.json()) as { status?: string };
-    if (body.status !== 'yellow' && body.status !== 'green') return undefined;
-    const nodes = (await (await fetch(`${url}/_nodes/_local?filter_path=nodes.*.version`, { signal })).json()) as {
-      nodes?: Record<string, { version?: string }>;
-    };
+    const health = await getJson(`${url}/_cluster/health?wait_for_status=yellow&timeout=${waitABit ? '2s' : '1s'}`, access);
+    if (health.product !== 'Elasticsearch' || health.status !== 200) return undefined;
+    const status = (health.body as { status?: string }).status;
+    if (status !== 'yellow' && status !== 'green') return undefined;
+    const nodes = (await getJson(`${url}/_nodes/_local?filter_path=nodes.*.version`, access)).body as { nodes?: Record<string, { version?: string }> };
     return Object.values(nodes.nodes ?? {})[0]?.version ?? 'unknown';
   } catch {
     return undefined;
   }
+}
+
+/** GET with the node's CA and basic auth when it runs with security on (fetch cannot take a CA). */
+function getJson(url: string, access?: ElasticsearchAccess): Promise<{ status: number; product: string | undefined; body: unknown }> {
+  const secure = url.startsWith('https:');
+  return new Promise((resolve, reject) => {
+    const request = (secure ? httpsRequest : httpRequest)(
+      url,
+      {
+        timeout: 5_000,
+        ...(access
+          ? { ca: readFileSync(access.caFile), headers: { authorization: `Basic ${Buffer.from(`${access.username}:${access.password}`).toString('base64')}` } }
+          : {}),
+      },
+      (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (text += chunk));
+        response.on('end', () => {
+          try {
+            resolve({ status: response.statusCode ?? 0, product: response.headers['x-elastic-product'] as string | undefined, body: JSON.parse(text) });
+          } catch (error) {
+            reject(error as Error);
+          }
+        });
+      },
+    );
+    request.on('timeout', () => request.destroy(new Error(`GET ${url} timed out`)));
+    request.on('error', reject);
+    request.end();
+  });
+}
+
+/** HTTPS material inside the node's config folder and a superuser in its file realm. */
+async function secureNode(home: string, conf: string, javaHome: string): Promise<ElasticsearchAccess> {
+  return step('elasticsearch: security on (throwaway CA, HTTPS, a file-realm superuser)', async () => {
+    const tls = await makeCertificates(join(conf, 'tls'));
+    const access: ElasticsearchAccess = { caFile: tls.caFile, username: 'cdnkit', password: randomBytes(12).toString('hex') };
+    const users = spawnSync('bash', [join(home, 'bin', 'elasticsearch-users'), 'useradd', access.username, '-p', access.password, '-r', 'superuser'], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ES_JAVA_HOME: javaHome, ES_PATH_CONF: conf, LANG: 'C.UTF-8' },
+      timeout: 120_000,
+    });
+    if (users.status !== 0) throw new Error(`elasticsearch-users useradd exited with ${users.status ?? users.error?.message}: ${users.stdout}${users.stderr}`);
+    return access;
+  });
 }
 
 function findJavaHome(): string {

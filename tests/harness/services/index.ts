@@ -4,11 +4,12 @@ import { kitConfigSchema } from '../../../src/config/schema.js';
 import { referenceConfig } from '../../../src/config/preset.js';
 import { startElasticsearch } from './elasticsearch.js';
 import { startInfluxDB } from './influxdb.js';
-import { startKafka } from './kafka.js';
+import { startKafka, type KafkaSecurityListeners } from './kafka.js';
 import type { RunningService } from './types.js';
 
 export interface ServiceAddresses {
-  kafka: { brokers: string[] };
+  /** `security`: the SASL listeners and their admin; absent for a reused broker started without them. */
+  kafka: { brokers: string[]; security?: KafkaSecurityListeners };
   elasticsearch: { url: string };
   influxdb: { url: string; org: string; bucket: string; token: string };
 }
@@ -44,7 +45,7 @@ export async function startServices(): Promise<StartedServices> {
   }
   return {
     addresses: {
-      kafka: { brokers: kafka.value.brokers },
+      kafka: { brokers: kafka.value.brokers, ...(kafka.value.security ? { security: kafka.value.security } : {}) },
       elasticsearch: { url: elasticsearch.value.url },
       influxdb: { url: influxdb.value.url, org: influxdb.value.org, bucket: influxdb.value.bucket, token: influxdb.value.token },
     },

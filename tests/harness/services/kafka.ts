@@ -7,9 +7,15 @@
 //   kafkajs admin `describeCluster` succeeds and creates the requested topics.
 // - A broker that already answers at the address (CDNKIT_KAFKA_BROKERS, default 127.0.0.1:19092) is
 //   reused and never stopped by us.
+// - Beside the PLAINTEXT listener every test uses (User:ANONYMOUS, a super user), a broker we start has
+//   a SASL_PLAINTEXT listener and a SASL_SSL one (a throwaway CA made by openssl at start; client
+//   certificate required), both with SCRAM-SHA-256/512 and PLAIN, and the StandardAuthorizer: only
+//   ANONYMOUS and the SCRAM user `admin` are super users, everyone else needs ACLs. Their addresses and
+//   the admin password are in `security`, and in a file under the cache so a process that reuses the
+//   broker finds them too.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
@@ -30,6 +36,7 @@ import {
   withLock,
 } from '../process.js';
 import { HarnessError, progress, step } from '../progress.js';
+import { makeCertificates } from '../tls.js';
 import type { RunningService } from './types.js';
 
 const { Kafka, logLevel } = kafkajs;
@@ -51,6 +58,21 @@ export interface KafkaOptions {
   partitions?: Record<string, number>;
 }
 
+/** The authenticated listeners of a broker we started, and who may use them. */
+export interface KafkaSecurityListeners {
+  /** SASL_PLAINTEXT: SCRAM-SHA-256, SCRAM-SHA-512 and PLAIN. */
+  saslBrokers: string[];
+  /** SASL_SSL: TLS (server certificate for 127.0.0.1 and localhost, client certificate required), then SASL as above. */
+  sslBrokers: string[];
+  /** PEM of the throwaway CA that signed the broker's and the client's certificates. */
+  caFile: string;
+  /** A client certificate (and its unencrypted key) the SASL_SSL listener accepts. */
+  clientCertFile: string;
+  clientKeyFile: string;
+  /** A super user, known to every SASL mechanism above. */
+  admin: { username: string; password: string };
+}
+
 export interface RunningKafka extends RunningService {
   readonly name: 'kafka';
   /** Bootstrap brokers, e.g. ['127.0.0.1:19092']; `url` is the same list joined with commas. */
@@ -61,6 +83,8 @@ export interface RunningKafka extends RunningService {
   readonly logFile: string | undefined;
   /** PID of the broker JVM while it runs (undefined for a reused broker). */
   readonly pid: number | undefined;
+  /** The SASL listeners; undefined for a reused broker started without them. */
+  readonly security: KafkaSecurityListeners | undefined;
   /** Creates missing topics and adds partitions to existing ones that have fewer. */
   ensureTopics(partitions: Record<string, number>): Promise<void>;
   /** Stops the broker and starts it again on the same ports and data dir. Only for a broker we started. */
@@ -112,8 +136,9 @@ async function obtain(brokers: string[], forget: () => void): Promise<RunningKaf
   );
 }
 
-function reused(brokers: string[]): RunningKafka {
-  progress(`kafka: reusing the broker already running at ${brokers.join(',')}`);
+async function reused(brokers: string[]): Promise<RunningKafka> {
+  const security = await securityOfRunning(brokers);
+  progress(`kafka: reusing the broker already running at ${brokers.join(',')}${security ? `, SASL at ${security.saslBrokers}, SASL_SSL at ${security.sslBrokers}` : ' (without SASL listeners)'}`);
   return {
     name: 'kafka',
     url: brokers.join(','),
@@ -122,6 +147,7 @@ function reused(brokers: string[]): RunningKafka {
     version: undefined,
     logFile: undefined,
     pid: undefined,
+    security,
     ensureTopics: (partitions) => step(`kafka: ensure topics ${Object.keys(partitions).join(', ')}`, () => ensureTopicsAt(brokers, partitions)),
     restart: async () => {
       throw new HarnessError('kafka: restart', new Error('this broker was already running and is not ours to restart'));
@@ -226,7 +252,19 @@ async function launch(libs: string, port: number, forget: () => void): Promise<R
   const brokers = [`127.0.0.1:${port}`];
   const controllerPort = await freePort();
   mkdirSync(dataDir);
-  writeFileSync(propsFile, serverProperties(port, controllerPort, dataDir));
+  const tls = await step('kafka: make a throwaway CA and certificates (openssl)', async () => makeCertificates(join(dir, 'tls')));
+  // Kafka's PEM keystore: the (PKCS#8, unencrypted) key and the certificate in one file.
+  const keystoreFile = join(dir, 'tls', 'server-keystore.pem');
+  writeFileSync(keystoreFile, readFileSync(tls.serverKeyFile, 'utf8') + readFileSync(tls.serverCertFile, 'utf8'));
+  const security: KafkaSecurityListeners = {
+    saslBrokers: [`127.0.0.1:${await freePort()}`],
+    sslBrokers: [`127.0.0.1:${await freePort()}`],
+    caFile: tls.caFile,
+    clientCertFile: tls.clientCertFile,
+    clientKeyFile: tls.clientKeyFile,
+    admin: { username: 'admin', password: randomBytes(12).toString('hex') },
+  };
+  writeFileSync(propsFile, serverProperties({ port, controllerPort, dataDir, security, keystoreFile }));
   writeFileSync(log4jFile, LOG4J2_PROPERTIES);
   const jvmFlags = [
     ...(process.env.CDNKIT_KAFKA_HEAP ?? '-Xms256m -Xmx512m').split(/\s+/).filter(Boolean),
@@ -244,7 +282,20 @@ async function launch(libs: string, port: number, forget: () => void): Promise<R
     const clusterId = randomBytes(16).toString('base64url'); // a Kafka Uuid: 16 bytes, URL-safe base64
     const result = spawnSync(
       java,
-      [...jvmFlags.filter((f) => !f.startsWith('-Xm')), '-Xmx256m', '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsFile],
+      [
+        ...jvmFlags.filter((f) => !f.startsWith('-Xm')),
+        '-Xmx256m',
+        '-cp',
+        classpath,
+        'kafka.tools.StorageTool',
+        'format',
+        '-t',
+        clusterId,
+        '-c',
+        propsFile,
+        // The admin's SCRAM credentials go into the first metadata records: no Admin API needed.
+        ...SCRAM_MECHANISMS.flatMap((m) => ['--add-scram', `${m}=[name=${security.admin.username},password=${security.admin.password}]`]),
+      ],
       { encoding: 'utf8', timeout: 120_000 },
     );
     if (result.status !== 0) {
@@ -292,6 +343,8 @@ async function launch(libs: string, port: number, forget: () => void): Promise<R
     await halt();
     throw error;
   }
+  const listenersFile = listenersFileOf(port);
+  writeFileSync(listenersFile, JSON.stringify({ security }, null, 2), { mode: 0o600 });
 
   const kafka: RunningKafka = {
     name: 'kafka',
@@ -300,6 +353,7 @@ async function launch(libs: string, port: number, forget: () => void): Promise<R
     started: true,
     version: KAFKA_VERSION,
     logFile,
+    security,
     get pid() {
       return child?.pid;
     },
@@ -313,6 +367,7 @@ async function launch(libs: string, port: number, forget: () => void): Promise<R
       if (stopped) return;
       stopped = true;
       forget(); // a later startKafka() for this address starts afresh
+      rmSync(listenersFile, { force: true });
       await step('kafka: stop broker', halt);
       rmSync(dir, { recursive: true, force: true });
     },
@@ -320,16 +375,40 @@ async function launch(libs: string, port: number, forget: () => void): Promise<R
   return kafka;
 }
 
-function serverProperties(port: number, controllerPort: number, dataDir: string): string {
+const SCRAM_MECHANISMS = ['SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
+
+interface ServerSettings {
+  port: number;
+  controllerPort: number;
+  dataDir: string;
+  security: KafkaSecurityListeners;
+  /** PEM with the broker's private key and certificate (Kafka reads PEM keystores since 2.7). */
+  keystoreFile: string;
+}
+
+function serverProperties({ port, controllerPort, dataDir, security, keystoreFile }: ServerSettings): string {
+  const { saslBrokers, sslBrokers, caFile, admin } = security;
+  // Each SASL listener needs a login module per mechanism; PLAIN's lists its users and passwords.
+  const jaas = ['sasl_plaintext', 'sasl_ssl'].flatMap((listener) => [
+    ...SCRAM_MECHANISMS.map((m) => `listener.name.${listener}.${m.toLowerCase()}.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;`),
+    `listener.name.${listener}.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_${admin.username}="${admin.password}";`,
+  ]);
   return `# Generated by the cdnkit test harness: one KRaft node, broker and controller in one JVM.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:${controllerPort}
 controller.listener.names=CONTROLLER
-listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}
-advertised.listeners=PLAINTEXT://127.0.0.1:${port}
+listeners=PLAINTEXT://127.0.0.1:${port},SASL_PLAINTEXT://${saslBrokers[0]},SASL_SSL://${sslBrokers[0]},CONTROLLER://127.0.0.1:${controllerPort}
+advertised.listeners=PLAINTEXT://127.0.0.1:${port},SASL_PLAINTEXT://${saslBrokers[0]},SASL_SSL://${sslBrokers[0]}
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
+sasl.enabled.mechanisms=${SCRAM_MECHANISMS.join(',')},PLAIN
+${jaas.join('\n')}
+listener.name.sasl_ssl.ssl.keystore.type=PEM
+listener.name.sasl_ssl.ssl.keystore.location=${keystoreFile}
+listener.name.sasl_ssl.ssl.truststore.type=PEM
+listener.name.sasl_ssl.ssl.truststore.location=${caFile}
+listener.name.sasl_ssl.ssl.client.auth=required
 log.dirs=${dataDir}
 num.partitions=1
 default.replication.factor=1
@@ -344,10 +423,12 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 num.network.threads=2
 num.io.threads=4
-# ACL APIs work (so generated ACLs can be applied); plaintext clients are User:ANONYMOUS, a super user.
+# ACLs are enforced. Plaintext clients (User:ANONYMOUS) and the SCRAM user ${admin.username} are super
+# users, so every test on the PLAINTEXT listener works as without an authorizer; any other user gets
+# what ACLs grant and nothing else.
 authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
-super.users=User:ANONYMOUS
-allow.everyone.if.no.acl.found=true
+super.users=User:ANONYMOUS;User:${admin.username}
+allow.everyone.if.no.acl.found=false
 `;
 }
 
@@ -408,6 +489,42 @@ async function kafkaAnswers(brokers: string[]): Promise<boolean> {
   } finally {
     await admin.disconnect().catch(() => {});
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The listeners of a running broker.
+
+/**
+ * Creates or updates a SCRAM user through the brokers' PLAINTEXT listener. kafkajs has no API for
+ * SCRAM credentials, so Kafka's own ConfigCommand does it (a JVM, a few seconds; one mechanism per
+ * request). The user is no super user: it may do what ACLs grant, nothing else.
+ */
+export async function addScramUser(
+  brokers: string[],
+  username: string,
+  password: string,
+  mechanism: (typeof SCRAM_MECHANISMS)[number] = 'SCRAM-SHA-512',
+): Promise<void> {
+  const libs = await installKafka();
+  const config = `${mechanism}=[password=${password}]`;
+  await step(`kafka: add ${mechanism} user ${username}`, () =>
+    mustRun(javaCommand(), ['-Xmx128m', '-cp', join(libs, '*'), 'kafka.admin.ConfigCommand', '--bootstrap-server', brokers.join(','), '--alter', '--add-config', config, '--entity-type', 'users', '--entity-name', username]),
+  );
+}
+
+function listenersFileOf(port: number): string {
+  return join(cacheDir('kafka-listeners'), `${port}.json`);
+}
+
+/** The SASL listeners a broker we started elsewhere wrote down, if that process and listener are alive. */
+async function securityOfRunning(brokers: string[]): Promise<KafkaSecurityListeners | undefined> {
+  const [host, port] = splitHostPort(brokers[0]!);
+  if (brokers.length !== 1 || !isLocal(host)) return undefined;
+  const file = listenersFileOf(Number(port));
+  if (!existsSync(file)) return undefined;
+  const { security } = JSON.parse(readFileSync(file, 'utf8')) as { security: KafkaSecurityListeners };
+  const [saslHost, saslPort] = splitHostPort(security.saslBrokers[0]!);
+  return (await portInUse(Number(saslPort), saslHost)) && existsSync(security.caFile) ? security : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------

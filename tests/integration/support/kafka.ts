@@ -5,15 +5,16 @@ import { inject } from 'vitest';
 
 const { Kafka, logLevel, CompressionTypes } = kafkajs;
 
-export function testKafka(): InstanceType<typeof Kafka> {
-  return new Kafka({ clientId: 'cdnkit-test', brokers: inject('services').kafka.brokers, logLevel: logLevel.NOTHING });
+/** The shared test broker, or another one (a private broker a test started) at `brokers`. */
+export function testKafka(brokers = inject('services').kafka.brokers): InstanceType<typeof Kafka> {
+  return new Kafka({ clientId: 'cdnkit-test', brokers, logLevel: logLevel.NOTHING });
 }
 
 /** Creates topics with unique names so tests never see each other's messages. */
-export async function freshTopics<const T extends string>(roles: readonly T[], partitions = 1): Promise<Record<T, string>> {
+export async function freshTopics<const T extends string>(roles: readonly T[], partitions = 1, brokers?: string[]): Promise<Record<T, string>> {
   const suffix = randomUUID().slice(0, 8);
   const names = Object.fromEntries(roles.map((r) => [r, `test-${r}-${suffix}`])) as Record<T, string>;
-  const admin = testKafka().admin();
+  const admin = testKafka(brokers).admin();
   await admin.connect();
   try {
     await admin.createTopics({ topics: Object.values<string>(names).map((topic) => ({ topic, numPartitions: partitions })), waitForLeaders: true });
@@ -32,8 +33,8 @@ export interface ReadMessage {
  * Reads a topic from the beginning until `count` messages arrived (or `timeoutMs` passed), then
  * for `graceMs` more, so a test asserting an exact count also sees any message too many.
  */
-export async function readMessages(topic: string, count: number, timeoutMs = 30_000, graceMs = 1000): Promise<ReadMessage[]> {
-  const consumer = testKafka().consumer({ groupId: `test-reader-${randomUUID()}`, maxWaitTimeInMs: 250 });
+export async function readMessages(topic: string, count: number, timeoutMs = 30_000, graceMs = 1000, brokers?: string[]): Promise<ReadMessage[]> {
+  const consumer = testKafka(brokers).consumer({ groupId: `test-reader-${randomUUID()}`, maxWaitTimeInMs: 250 });
   const messages: ReadMessage[] = [];
   await consumer.connect();
   try {
@@ -57,8 +58,8 @@ export async function readMessages(topic: string, count: number, timeoutMs = 30_
   return messages;
 }
 
-export async function readTopic(topic: string, count: number, timeoutMs = 30_000): Promise<string[]> {
-  return (await readMessages(topic, count, timeoutMs, 0)).map((m) => m.value);
+export async function readTopic(topic: string, count: number, timeoutMs = 30_000, brokers?: string[]): Promise<string[]> {
+  return (await readMessages(topic, count, timeoutMs, 0, brokers)).map((m) => m.value);
 }
 
 /**
@@ -66,8 +67,8 @@ export async function readTopic(topic: string, count: number, timeoutMs = 30_000
  * with `everyMs`, one chunk per interval: a steady stream rather than a backlog. Gzip'd, as the
  * receivers produce: a consumer's fetch of a given size then holds about ten times more lines.
  */
-export async function produceLines(topic: string, lines: string[], { chunk = 1000, everyMs = 0 } = {}): Promise<void> {
-  const producer = testKafka().producer();
+export async function produceLines(topic: string, lines: string[], { chunk = 1000, everyMs = 0, brokers = undefined as string[] | undefined } = {}): Promise<void> {
+  const producer = testKafka(brokers).producer();
   await producer.connect();
   try {
     for (let i = 0; i < lines.length; i += chunk) {

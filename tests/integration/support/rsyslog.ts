@@ -1,6 +1,7 @@
-// The generated rsyslog receiver run live by the real rsyslogd, for tests that send it traffic.
+// The real rsyslogd running a generated receiver config, and a CDN edge's way of sending it lines.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
@@ -9,33 +10,48 @@ import type { KitConfig } from '../../../src/config/schema.js';
 import { portInUse } from '../../harness/process.js';
 import { eventually } from './wait.js';
 
-export interface RunningRsyslog {
+export interface Rsyslogd {
+  /** What rsyslogd printed so far. */
   output(): string;
+  /** SIGTERM; its config folder is removed once it exited. */
   stop(): void;
 }
 
-/** Starts rsyslogd with the config generated for `config`, once both of its ports listen. */
-export async function startRsyslog(config: KitConfig): Promise<RunningRsyslog> {
+/** Runs rsyslogd in the foreground on `configText` (with `env` added) until it listens on every port. */
+export async function startRsyslogd(configText: string, ports: number[], env: Record<string, string> = {}): Promise<Rsyslogd> {
   const dir = mkdtempSync(join(tmpdir(), 'cdnkit-rsyslogd-'));
   const file = join(dir, 'cdnkit.conf');
-  writeFileSync(file, rsyslogConfig(config));
+  writeFileSync(file, configText);
   const daemon = spawn(inject('tools').rsyslogd, ['-n', '-f', file, '-i', join(dir, 'rsyslogd.pid')], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   let output = '';
   daemon.stdout.on('data', (d) => (output += d));
   daemon.stderr.on('data', (d) => (output += d));
-  const stop = () => {
-    daemon.kill('SIGTERM');
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const { logsPort, metricsPort } = config.receivers;
+  daemon.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const stop = () => daemon.kill('SIGTERM');
   try {
-    // rsyslogd opens its listeners one after the other: wait for both.
-    await eventually(`rsyslogd listening on ${logsPort} and ${metricsPort}`, async () => (await portInUse(logsPort)) && (await portInUse(metricsPort)), 20_000, () => output);
+    // rsyslogd opens its listeners one after the other: wait for all.
+    await eventually(`rsyslogd listening on ${ports.join(' and ')}`, async () => (await Promise.all(ports.map((p) => portInUse(p)))).every(Boolean), 20_000, () => output);
   } catch (error) {
     stop();
     throw error;
   }
   return { output: () => output, stop };
+}
+
+/** Runs the receiver config generated for `config`, until both of its ports listen. */
+export function startRsyslog(config: KitConfig, env: Record<string, string> = {}): Promise<Rsyslogd> {
+  return startRsyslogd(rsyslogConfig(config), [config.receivers.logsPort, config.receivers.metricsPort], env);
+}
+
+/** Newline-framed syslog over TCP, as Fastly and varnishncsa shippers send it. */
+export async function sendLines(port: number, lines: string[]): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.end(lines.map((l) => `${l}\n`).join(''), () => resolve());
+    });
+    socket.once('error', reject);
+  });
 }
