@@ -54,7 +54,7 @@ export function rsyslogConfig(config: KitConfig): string {
     const known = tenancy.list.filter((t) => t.logTypes.includes(type)).map((t) => t.id);
     const others = tenancy.list.filter((t) => !t.logTypes.includes(type)).map((t) => t.id);
     return {
-      known: quoted(known.length > 0 ? known : ['']),
+      known: known.length > 0 ? quoted(known) : false,
       others: others.length > 0 ? quoted(others) : false,
       topicTemplate: tenantTopic(tenancy, '%$.tenant%', type),
     };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import kafkajs from 'kafkajs';
+import { rsyslogConfig } from '../../generators/rsyslog.js';
 import { ConfigError, parseConfig, type ConfigProblem } from '../../src/config/load.js';
 import { tenantAcls } from '../../src/tenants/admin.js';
 import { bundleFiles } from '../../src/tenants/bundle.js';
@@ -92,5 +93,18 @@ describe('a tenant’s access', () => {
     );
     for (const file of files) expect(file.content.includes(password)).toBe(file.secret === true);
     for (const file of files.filter((f) => f.secret)) expect(file.content).toContain('tenant.acme');
+  });
+});
+
+describe('the rsyslog receiver with tenants', () => {
+  it('routes a stream no tenant gets to quarantine only: an empty first word never names a topic', () => {
+    const { config: kit } = parseConfig(config(`  list:\n    - id: acme\n      logTypes: [metrics]\n`));
+    const text = rsyslogConfig(kit);
+    const logs = text.slice(text.indexOf('ruleset(name="cdnkit_logs")'), text.indexOf('ruleset(name="cdnkit_metrics")'));
+    expect(logs).not.toContain('cdnkit_logs_tenant');
+    expect(logs).toContain('if $.tenant == ["acme"] then stop');
+    expect(logs).toContain('name="cdnkit_logs_quarantine"');
+    const metrics = text.slice(text.indexOf('ruleset(name="cdnkit_metrics")'));
+    expect(metrics).toContain('if $.tenant == ["acme"] then {');
   });
 });
