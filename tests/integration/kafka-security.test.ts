@@ -80,8 +80,7 @@ async function metricsBridge(name: string, connection: KafkaSection, password: s
     sinks: { influxdb: { url: influx.url, org: influx.org, bucket } },
     bridges: { metrics: { groupId: `kafka-security-${name}-${run}`, maxRetryDelayMs: 2000 } },
   });
-  // CDNKIT_KAFKA_BROKERS, if the test run has it, names the PLAINTEXT listener: not for this bridge.
-  const bridge = await startBridgeProcess('metrics', configFile, { CDNKIT_INFLUX_TOKEN: influx.token, CDNKIT_KAFKA_BROKERS: '', [PASSWORD_ENV]: password });
+  const bridge = await startBridgeProcess('metrics', configFile, { CDNKIT_INFLUX_TOKEN: influx.token, [PASSWORD_ENV]: password });
   cleanups.push(() => bridge.kill9());
   return { bridge, topic: topics.metrics, bucket };
 }

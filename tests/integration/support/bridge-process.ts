@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { BRIDGE_ENV } from '../../../src/bridge/bridge.js';
 import type { KitConfigInput } from '../../../src/config/schema.js';
 import { referenceConfig } from '../../../src/config/preset.js';
 import { freePort, residentBytes } from '../../harness/process.js';
@@ -62,6 +63,17 @@ export function sumMetric(text: string, name: string): number {
     .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
 }
 
+/**
+ * The test run's environment without the bridge's overrides: a run pointed at private servers
+ * (CDNKIT_KAFKA_BROKERS, CDNKIT_ES_URL, ...) must not redirect a bridge whose kit config names
+ * the servers it is meant to use, such as a secured node or a throwaway server.
+ */
+function inheritedEnv(): NodeJS.ProcessEnv {
+  const inherited = { ...process.env };
+  for (const name of Object.values(BRIDGE_ENV)) delete inherited[name];
+  return inherited;
+}
+
 export async function startBridgeProcess(
   kind: 'metrics' | 'logs',
   configFile: string,
@@ -71,7 +83,7 @@ export async function startBridgeProcess(
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run npm run build`);
   const port = await freePort();
   const child: ChildProcess = spawn(process.execPath, [...nodeFlags, cli, 'bridge', kind, '-c', configFile], {
-    env: { ...process.env, ...env, CDNKIT_BRIDGE_LISTEN: `127.0.0.1:${port}` },
+    env: { ...inheritedEnv(), ...env, CDNKIT_BRIDGE_LISTEN: `127.0.0.1:${port}` },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
