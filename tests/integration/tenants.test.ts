@@ -251,6 +251,21 @@ describe('cdnkit tenants against Kafka with SCRAM and ACLs', () => {
     expect(list.stdout).toContain(`${globex}\tuser tenant.${globex}\t3 ACLs\ttenant.${globex}.logs\tok\n`);
   });
 
+  it('bundle issues a new password in a new bundle: the old one is refused, the new one reads', async () => {
+    const result = await runCli(['tenants', 'bundle', acme, '-c', config.file, '-o', join(config.dir, 'rotated')]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('set a new SCRAM-SHA-512 password');
+    const unpacked = mkdtempSync(join(tmpdir(), 'cdnkit-bundle-rotated-'));
+    cleanups.push(() => rmSync(unpacked, { recursive: true, force: true }));
+    expect(spawnSync('tar', ['-xzf', join(config.dir, 'rotated', `cdnkit-tenant-${acme}.tar.gz`), '-C', unpacked]).status).toBe(0);
+    const rotated = readEnvFile(join(unpacked, `cdnkit-tenant-${acme}`, 'credentials.env')).KAFKA_PASSWORD!;
+    expect(rotated).not.toBe(acmePassword);
+    await eventually('the old password to be refused', async () => (await refusalOf(tenantClient(`tenant.${acme}`, acmePassword).admin().connect())) === 'KafkaJSSASLAuthenticationError', 30_000);
+    acmePassword = rotated;
+    const lines = await readAs(`tenant.${acme}`, acmePassword, `tenant.${acme}.logs`, `tenant.${acme}.rotated`, ACME_LINES.length);
+    expect(lines).toHaveLength(ACME_LINES.length);
+  });
+
   it('remove revokes: the same credentials are refused; topics are kept unless asked', async () => {
     const removed = await runCli(['tenants', 'remove', acme, '-c', config.file]);
     expect(removed.code).toBe(0);
