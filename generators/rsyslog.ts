@@ -1,8 +1,11 @@
 // rsyslog receiver: imtcp → omkafka, one listening port and ruleset per log type.
 import { securityProtocol } from '../src/config/model.js';
-import type { KitConfig } from '../src/config/schema.js';
+import type { KitConfig, LogType } from '../src/config/schema.js';
+import { tenantTopic } from '../src/tenants/names.js';
 import type { Artifact } from './artifact.js';
-import { generatedBanner, render } from './render.js';
+import { generatedBanner, registerHelper, render } from './render.js';
+
+registerHelper('concat', (...args: unknown[]) => args.slice(0, -1).join(''));
 
 /** Room for an error-log line whose every header is long; rsyslog's default is 8 KiB. */
 const MAX_MESSAGE_SIZE = '64k';
@@ -43,8 +46,22 @@ function securityParams({ kafka: { tls, sasl } }: KitConfig): string[] {
 export function rsyslogConfig(config: KitConfig): string {
   const quoteList = (items: string[]) => items.map((i) => JSON.stringify(i)).join(', ');
   const acks = config.kafka.producer.acks === 'all' ? '-1' : config.kafka.producer.acks;
-  const stream = (type: 'logs' | 'metrics', port: number, description: string) => ({
+  const tenancy = config.tenants && config.tenants.list.length > 0 ? config.tenants : undefined;
+  const quoted = (ids: string[]) => ids.map((id) => JSON.stringify(id)).join(', ');
+  /** Which first words route this stream, and where; rsyslog compares against the whole list (any match). */
+  const tenantsOf = (type: LogType) => {
+    if (!tenancy) return false;
+    const known = tenancy.list.filter((t) => t.logTypes.includes(type)).map((t) => t.id);
+    const others = tenancy.list.filter((t) => !t.logTypes.includes(type)).map((t) => t.id);
+    return {
+      known: known.length > 0 ? quoted(known) : false,
+      others: others.length > 0 ? quoted(others) : false,
+      topicTemplate: tenantTopic(tenancy, '%$.tenant%', type),
+    };
+  };
+  const stream = (type: LogType, port: number, description: string) => ({
     description,
+    tenants: tenantsOf(type),
     port,
     ruleset: `cdnkit_${type}`,
     topic: config.kafka.topics[type].name,
@@ -54,6 +71,7 @@ export function rsyslogConfig(config: KitConfig): string {
   });
   return render('rsyslog/cdnkit.conf.hbs', {
     ...config,
+    tenancy: tenancy ? { quarantine: tenancy.quarantine.name } : false,
     // librdkafka before 2.6.1 repeats the client nonce in its SCRAM proof, which Kafka 4 checks
     // strictly (librdkafka#4895): measured here with Debian 12's 2.0.2, refused at authentication.
     scramNote: config.kafka.sasl?.mechanism.startsWith('SCRAM')
@@ -62,8 +80,8 @@ export function rsyslogConfig(config: KitConfig): string {
     banner: generatedBanner('#'),
     maxMessageSize: MAX_MESSAGE_SIZE,
     streams: [
-      stream('logs', config.receivers.logsPort, `Error-log JSON -> ${config.kafka.topics.logs.name}`),
-      stream('metrics', config.receivers.metricsPort, `ILP lines -> ${config.kafka.topics.metrics.name}`),
+      stream('logs', config.receivers.logsPort, `Error-log JSON -> ${tenancy ? `each tenant's ${tenantTopic(tenancy, '<id>', 'logs')}` : config.kafka.topics.logs.name}`),
+      stream('metrics', config.receivers.metricsPort, `ILP lines -> ${tenancy ? `each tenant's ${tenantTopic(tenancy, '<id>', 'metrics')}` : config.kafka.topics.metrics.name}`),
     ],
   });
 }

@@ -32,7 +32,12 @@ const RECORDS = {
   ilpString: (field: Field) => `cdnkit_ilp_${field.name}`,
   /** The timestamp's last three digits: the request's vxid mod 1000, zero-padded. */
   discriminator: 'cdnkit_seq',
+  /** With tenants: the tenant id, the first word of every line, which the edge producer routes by. */
+  tenant: 'cdnkit_tenant',
 };
+
+/** Longest tenant id read: longer than any valid one (49), so a cut never makes an invalid id valid. */
+const TENANT_MAX_BYTES = 64;
 
 /** The longest VSL record varnishd keeps (its vsl_reclen parameter); cdnkit.vcl's must fit. */
 const VSL_RECLEN_BYTES = 8192;
@@ -193,15 +198,16 @@ function plan(config: KitConfig): Plan {
   const tagsRecord = tags.length > 0 ? vclLog(RECORDS.tags) : '';
 
   problems.push(...checkRecordLengths(json, tags, ilpStrings, ilpNumbers));
+  const tenant = config.tenants ? `${vclLog(RECORDS.tenant)} ` : '';
   return {
     json,
     tags,
     ilpStrings,
     ilpNumbers,
-    logsFormat: `{${jsonParts.join(',')}}`,
+    logsFormat: `${tenant}{${jsonParts.join(',')}}`,
     // Nanoseconds: microseconds, then the request's vxid mod 1000, so that two requests of one
     // series in the same microsecond stay two points (InfluxDB keeps one per series and time).
-    metricsFormat: `${config.metrics.measurement}${inlineTags}${tagsRecord} ${fields} %{usec}t${vclLog(RECORDS.discriminator)}`,
+    metricsFormat: `${tenant}${config.metrics.measurement}${inlineTags}${tagsRecord} ${fields} %{usec}t${vclLog(RECORDS.discriminator)}`,
     metricsQuery,
     problems,
   };
@@ -249,7 +255,8 @@ export function varnishVcl(config: KitConfig): string {
     banner: generatedBanner('#'),
     limits: { string: VARNISH_STRING_MAX_BYTES, tag: VARNISH_TAG_MAX_BYTES },
     missing: config.metrics.missingTagValue,
-    records: { tags: RECORDS.tags, fields: RECORDS.fields, discriminator: RECORDS.discriminator },
+    records: { tags: RECORDS.tags, fields: RECORDS.fields, discriminator: RECORDS.discriminator, tenant: RECORDS.tenant },
+    tenant: config.tenants ? { expression: config.tenants.varnish, limit: TENANT_MAX_BYTES } : false,
     needs: {
       utf8: jsonString || tagValue,
       jsonString,

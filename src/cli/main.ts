@@ -6,6 +6,7 @@ import { packageVersion } from '../package-root.js';
 import { bridgeCommand, generateCommand, initCommand, schemaCommand, validateCommand } from './commands.js';
 import { addGrafanaCommand } from './grafana.js';
 import { addSimulateCommand } from './simulate.js';
+import { addTenantsCommand } from './tenants.js';
 
 const program = new Command('cdnkit')
   .description('Describe your CDN log data once; generate the CDN logging, receivers, index template and dashboards from it.')
@@ -123,6 +124,7 @@ Example:
 
 addSimulateCommand(program);
 addGrafanaCommand(program);
+addTenantsCommand(program);
 
 program
   .command('schema')

@@ -3,6 +3,7 @@
 import type { Field, KitConfig } from './schema.js';
 import type { ConfigPath, Severity } from './load.js';
 import { logKeyOf } from './model.js';
+import { tenantNames } from '../tenants/names.js';
 
 export interface Check {
   severity: Severity;
@@ -72,6 +73,7 @@ export function checkConfig(config: KitConfig): Check[] {
     const clash = topicNames.slice(0, i).find(([, other]) => other === topic);
     if (clash) add('error', ['kafka', 'topics', role, 'name'], `topic "${topic}" is also the ${clash[0]} topic; each stream needs its own`);
   });
+  if (config.tenants) checkTenants(config, topicNames.map(([, topic]) => topic), add);
   if (config.receivers.logsPort === config.receivers.metricsPort) {
     add('error', ['receivers', 'metricsPort'], 'logs and metrics receivers need different ports (the port tells them apart)');
   }
@@ -160,4 +162,24 @@ function checkSimulateHint(field: Field, add: (path: ConfigPath, message: string
   const rule = valid[field.type];
   const wrong = rule ? values.filter((v) => !rule[0].test(v)) : [];
   if (rule && wrong.length > 0) add(['values'], `"${field.name}" is ${field.type}, so its values must be ${rule[1]}; got ${wrong.map((v) => JSON.stringify(v)).join(', ')}`);
+}
+
+/** Tenant ids are unique, and no tenant topic is one of the kit's own (the bridges read those). */
+function checkTenants(config: KitConfig, kitTopics: string[], add: (severity: Severity, path: ConfigPath, message: string) => void): void {
+  const tenants = config.tenants!;
+  const seen = new Map<string, number>();
+  tenants.list.forEach((tenant, i) => {
+    const earlier = seen.get(tenant.id);
+    if (earlier !== undefined) add('error', ['tenants', 'list', i, 'id'], `tenant "${tenant.id}" is already declared at tenants.list[${earlier}]`);
+    seen.set(tenant.id, i);
+    if (new Set(tenant.logTypes).size !== tenant.logTypes.length) add('error', ['tenants', 'list', i, 'logTypes'], 'a log type is listed twice');
+    for (const topic of Object.values(tenantNames(tenants, tenant).topics)) {
+      if (kitTopics.includes(topic) || topic === tenants.quarantine.name) {
+        add('error', ['tenants', 'list', i, 'id'], `tenant "${tenant.id}" would write to "${topic}", which is already a kit topic; change tenants.topicPrefix or the id`);
+      }
+    }
+  });
+  if (kitTopics.includes(tenants.quarantine.name)) {
+    add('error', ['tenants', 'quarantine', 'name'], `the quarantine topic "${tenants.quarantine.name}" is already a kit topic; lines without a tenant need their own`);
+  }
 }

@@ -178,6 +178,55 @@ const bridgeSchema = (groupId: string, port: number) =>
     })
     .prefault({});
 
+export const LOG_TYPES = ['logs', 'metrics'] as const;
+
+/**
+ * A tenant id travels as the first word of every edge line, into topic, user and consumer-group
+ * names: lowercase letters, digits and "-" only, so no id is another's prefix after the "." that
+ * follows it (ACLs on group prefixes rely on that).
+ */
+export const TENANT_ID = /^[a-z0-9](?:[a-z0-9-]{0,47}[a-z0-9])?$/;
+
+export const tenantSchema = z
+  .strictObject({
+    id: z.string().regex(TENANT_ID, 'a tenant id: 1 to 49 lowercase letters, digits and "-", not starting or ending with "-"'),
+    logTypes: z
+      .array(z.enum(LOG_TYPES))
+      .min(1)
+      .default(['logs', 'metrics'])
+      .describe('Which streams the tenant gets, each in a topic of its own: logs = error JSON, metrics = line protocol'),
+    retentionHours: z.int().min(1).max(24 * 365).default(72).describe("How long Kafka keeps the tenant's lines (retention.ms of their topics)"),
+  })
+  .describe('One customer: their lines go to their own topics, readable only with their own credentials');
+
+const tenantsSchema = z
+  .strictObject({
+    topicPrefix: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{0,100}$/, 'letters, digits, ".", "_" and "-"')
+      .default('tenant.')
+      .describe('Topics are <topicPrefix><id>.<logType>, users <topicPrefix><id>, consumer groups start with <topicPrefix><id>.'),
+    partitions: z.int().min(1).max(1000).default(3).describe("Partitions of each tenant topic"),
+    quarantine: topicSchema.prefault({ name: 'cdn-quarantine', partitions: 1 }).describe('Where an edge line without a known tenant id goes, unchanged'),
+    varnish: z
+      .string()
+      .min(1)
+      .default('req.http.X-Cdnkit-Tenant')
+      .describe('VCL expression giving the tenant id in vcl_deliver; set it per host in vcl_recv (and overwrite what a client sent)'),
+    brokers: z
+      .array(z.string().regex(HOST_PORT, 'host:port'))
+      .min(1)
+      .optional()
+      .describe("The SASL listener(s) tenants connect to, written into their bundles; defaults to kafka.brokers"),
+    caFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('PEM of the CA that signed the brokers\' certificates: bundles then use SASL_SSL and carry this file; without it, SASL_PLAINTEXT'),
+    list: z.array(tenantSchema).default([]).describe('The tenants'),
+  })
+  .describe('Serving many customers: per-tenant topics, SCRAM users and ACLs, routing at the edge (cdnkit tenants --help)');
+
 export const kitConfigSchema = z
   .strictObject({
     product: name('product').describe('What the CDN serves; a constant tag and a dashboard title'),
@@ -307,6 +356,7 @@ export const kitConfigSchema = z
         logs: bridgeSchema('cdnkit-bridge-logs', 9465).describe('Kafka logs topic -> Elasticsearch'),
       })
       .prefault({}),
+    tenants: tenantsSchema.optional(),
     fields: z.array(fieldSchema).min(1).describe('Every piece of log data, each declared once'),
   })
   .describe('cdnkit kit config');
@@ -317,5 +367,8 @@ export type Field = z.output<typeof fieldSchema>;
 export type SimulateHint = z.output<typeof simulateHintSchema>;
 export type FieldType = (typeof FIELD_TYPES)[number];
 export type CdnFlavour = (typeof CDN_FLAVOURS)[number];
+export type Tenant = z.output<typeof tenantSchema>;
+export type TenantsConfig = z.output<typeof tenantsSchema>;
+export type LogType = (typeof LOG_TYPES)[number];
 export type KafkaSecurity = Pick<KitConfig['kafka'], 'tls' | 'sasl'>;
 export type SaslMechanism = (typeof SASL_MECHANISMS)[number];

@@ -492,3 +492,51 @@ async function printedVersion(bin: string, args: string[], pattern: RegExp): Pro
   if (!match?.[1]) throw new Error(`could not find a version in the output of ${basename(bin)} ${args.join(' ')}: ${tailOf(result.stdout + result.stderr, 3)}`);
   return match[1];
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Tenant consumers of the onboarding bundle: kcat (Debian) and confluent-kafka (PyPI).
+
+export const KCAT_DEB_VERSION = '1.7.1-2';
+export const CONFLUENT_KAFKA_VERSION = '2.16.1';
+
+/** kcat from Debian's `kcat` package (installed with apt-get when missing). */
+export function ensureKcat(): Promise<string> {
+  return once('kcat', () =>
+    step('kcat: ensure installed', async () => {
+      const installed = await ensureDebPackages('kcat', ['kcat'], []);
+      checkDebVersion('kcat', installed.get('kcat'), KCAT_DEB_VERSION);
+      return fileFrom('kcat', '/bin/kcat');
+    }),
+  );
+}
+
+export interface ConfluentKafka {
+  /** A Python with confluent-kafka installed (a venv in the cache). */
+  python: string;
+  /** The librdkafka the wheel carries (2.6.1 or newer: SCRAM that Kafka 4 accepts). */
+  librdkafka: string;
+}
+
+/** confluent-kafka from PyPI, pinned, in a venv under the cache (pip, first run only). */
+export function ensureConfluentKafka(): Promise<ConfluentKafka> {
+  return once('confluent-kafka', () =>
+    step(`confluent-kafka ${CONFLUENT_KAFKA_VERSION}: ensure installed (PyPI)`, async () => {
+      const root = cacheDir('tools', `confluent-kafka-${CONFLUENT_KAFKA_VERSION}`);
+      const venv = join(root, 'venv');
+      const python = join(venv, 'bin', 'python');
+      const done = join(root, '.complete');
+      if (!existsSync(done)) {
+        await withLock(`confluent-kafka-${CONFLUENT_KAFKA_VERSION}`, async () => {
+          if (existsSync(done)) return;
+          rmSync(venv, { recursive: true, force: true });
+          await mustRun('python3', ['-m', 'venv', venv], { label: 'python3 -m venv' });
+          await mustRun(join(venv, 'bin', 'pip'), ['install', '--quiet', `confluent-kafka==${CONFLUENT_KAFKA_VERSION}`], { label: 'pip install confluent-kafka', heartbeatMs: 10_000 });
+          writeFileSync(done, `${CONFLUENT_KAFKA_VERSION}\n`);
+        });
+      }
+      const libs = readdirSync(venv, { recursive: true, encoding: 'utf8' }).filter((f) => /^lib\/python[^/]+\/site-packages\/confluent_kafka\.libs\/librdkafka-[^/]*\.so\.1$/.test(f));
+      if (libs.length !== 1) throw new Error(`confluent-kafka ${CONFLUENT_KAFKA_VERSION} in ${venv} carries ${libs.length} librdkafka libraries, expected one`);
+      return { python, librdkafka: join(venv, libs[0]!) };
+    }),
+  );
+}

@@ -1,0 +1,49 @@
+// Running `cdnkit tenants` from the build against a test broker, and reading what it wrote.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { referenceConfig } from '../../../src/config/preset.js';
+import type { KitConfigInput } from '../../../src/config/schema.js';
+import { installKafka } from '../../harness/services/kafka.js';
+import { BUILT_CLI } from './bridge-process.js';
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** A kit config file with these tenants, in a fresh folder that also receives the bundles. */
+export function tenantsConfigFile(overrides: Partial<KitConfigInput>): { file: string; dir: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'cdnkit-tenants-'));
+  const file = join(dir, 'cdnkit.yaml');
+  writeFileSync(file, stringify({ ...referenceConfig, ...overrides }));
+  return { file, dir };
+}
+
+/** Runs the built CLI; ConfigCommand comes from the harness's Kafka jars, the way a user without kafka-configs.sh on PATH would run it. */
+export async function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const libs = await installKafka();
+  const child = spawn(process.execPath, [BUILT_CLI, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, CDNKIT_KAFKA_BROKERS: '', CDNKIT_KAFKA_CONFIGS: `java -Xmx128m -cp ${join(libs, '*')} kafka.admin.ConfigCommand`, ...env },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  return { code, stdout, stderr };
+}
+
+/** Reads a file of KEY=VALUE lines. */
+export function readEnvFile(file: string): Record<string, string> {
+  return Object.fromEntries(
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((line) => line.includes('='))
+      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+  );
+}

@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import kafkajs from 'kafkajs';
+import { rsyslogConfig } from '../../generators/rsyslog.js';
+import { ConfigError, parseConfig, type ConfigProblem } from '../../src/config/load.js';
+import { tenantAcls } from '../../src/tenants/admin.js';
+import { bundleFiles } from '../../src/tenants/bundle.js';
+import { tenantNames } from '../../src/tenants/names.js';
+
+const { AclOperationTypes, AclResourceTypes, ResourcePatternTypes } = kafkajs;
+
+const config = (tenants: string) => `product: api
+fields:
+  - name: api_name
+    roles: [log, tag]
+    fastly: req.http.API-Name
+    varnish: req.http.API-Name
+  - name: elapsed_time
+    type: integer
+    roles: [field]
+    fastly: time.elapsed.msec
+    varnish: { ncsa: "%D" }
+tenants:
+${tenants}`;
+
+const TWO = `  list:
+    - id: acme
+    - id: globex
+      logTypes: [logs]
+      retentionHours: 24
+`;
+
+function problemsOf(text: string): ConfigProblem[] {
+  try {
+    parseConfig(text, 'edge.yaml');
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems.filter((p) => p.severity === 'error');
+    throw error;
+  }
+  throw new Error('expected the config to be refused');
+}
+
+describe('tenants in the kit config', () => {
+  it('defaults: both log types, 72 h, topics tenant.<id>.<type>, quarantine cdn-quarantine', () => {
+    const { config: kit } = parseConfig(config(TWO));
+    const tenants = kit.tenants!;
+    expect(tenants.list).toEqual([
+      { id: 'acme', logTypes: ['logs', 'metrics'], retentionHours: 72 },
+      { id: 'globex', logTypes: ['logs'], retentionHours: 24 },
+    ]);
+    expect(tenants.quarantine.name).toBe('cdn-quarantine');
+    expect(tenantNames(tenants, tenants.list[0]!)).toEqual({
+      user: 'tenant.acme',
+      groupPrefix: 'tenant.acme.',
+      topics: { logs: 'tenant.acme.logs', metrics: 'tenant.acme.metrics' },
+    });
+  });
+
+  it.each([
+    ['an id with capitals', `  list:\n    - id: Acme\n`, 'edge.yaml:14:7', 'tenants.list[0].id', /1 to 49 lowercase letters, digits and "-".*\(got "Acme"\)/],
+    ['an id with a dot (it would share a group prefix)', `  list:\n    - id: acme.eu\n`, 'edge.yaml:14:7', 'tenants.list[0].id', /lowercase letters, digits and "-"/],
+    ['a tenant declared twice', `  list:\n    - id: acme\n    - id: acme\n`, 'edge.yaml:15:7', 'tenants.list[1].id', /"acme" is already declared at tenants.list\[0\]/],
+    ['an unknown log type', `  list:\n    - id: acme\n      logTypes: [errors]\n`, 'edge.yaml:15:18', 'tenants.list[0].logTypes[0]', /expected one of "logs", "metrics", got "errors"/],
+    ['no retention', `  list:\n    - id: acme\n      retentionHours: 0\n`, 'edge.yaml:15:7', 'tenants.list[0].retentionHours', />=1/],
+    ['a tenant topic that is a kit topic', `  list:\n    - id: acme\nkafka:\n  topics:\n    logs: { name: tenant.acme.logs }\n`, 'edge.yaml:14:7', 'tenants.list[0].id', /"acme" would write to "tenant.acme.logs", which is already a kit topic/],
+    ['a quarantine that is a kit topic', `  quarantine: { name: cdn-logs }\n`, 'edge.yaml:13:17', 'tenants.quarantine.name', /"cdn-logs" is already a kit topic/],
+  ])('refuses %s, naming file, line and key', (_what, tenants, at, key, message) => {
+    const [problem, ...others] = problemsOf(config(tenants));
+    expect(others).toEqual([]);
+    expect(`${problem!.file}:${problem!.line}:${problem!.column}`).toBe(at);
+    expect(problem!.key).toBe(key);
+    expect(problem!.message).toMatch(message);
+  });
+});
+
+describe('a tenant’s access', () => {
+  const { config: kit } = parseConfig(config(TWO));
+  const tenants = kit.tenants!;
+
+  it('is read and describe on each of its topics and read on groups of its prefix, nothing else', () => {
+    const acls = tenantAcls(tenants, tenants.list[1]!);
+    expect(acls).toEqual([
+      { principal: 'User:tenant.globex', host: '*', permissionType: 3, operation: AclOperationTypes.READ, resourceType: AclResourceTypes.TOPIC, resourceName: 'tenant.globex.logs', resourcePatternType: ResourcePatternTypes.LITERAL },
+      { principal: 'User:tenant.globex', host: '*', permissionType: 3, operation: AclOperationTypes.DESCRIBE, resourceType: AclResourceTypes.TOPIC, resourceName: 'tenant.globex.logs', resourcePatternType: ResourcePatternTypes.LITERAL },
+      { principal: 'User:tenant.globex', host: '*', permissionType: 3, operation: AclOperationTypes.READ, resourceType: AclResourceTypes.GROUP, resourceName: 'tenant.globex.', resourcePatternType: ResourcePatternTypes.PREFIXED },
+    ]);
+  });
+
+  it('the bundle carries the password only in the files marked secret', () => {
+    const password = 'pw-that-is-only-in-the-bundle';
+    const files = bundleFiles({ config: kit, tenants, tenant: tenants.list[0]!, password });
+    expect(files.map((f) => f.path).sort()).toEqual(
+      ['README.md', 'brokers.txt', 'client.properties', 'consumer.mjs', 'consumer.py', 'credentials.env', 'filebeat.yml', 'kcat.conf', 'logstash.conf', 'package.json', 'requirements.txt'].sort(),
+    );
+    for (const file of files) expect(file.content.includes(password)).toBe(file.secret === true);
+    for (const file of files.filter((f) => f.secret)) expect(file.content).toContain('tenant.acme');
+  });
+});
+
+describe('the rsyslog receiver with tenants', () => {
+  it('routes a stream no tenant gets to quarantine only: an empty first word never names a topic', () => {
+    const { config: kit } = parseConfig(config(`  list:\n    - id: acme\n      logTypes: [metrics]\n`));
+    const text = rsyslogConfig(kit);
+    const logs = text.slice(text.indexOf('ruleset(name="cdnkit_logs")'), text.indexOf('ruleset(name="cdnkit_metrics")'));
+    expect(logs).not.toContain('cdnkit_logs_tenant');
+    expect(logs).toContain('if $.tenant == ["acme"] then stop');
+    expect(logs).toContain('name="cdnkit_logs_quarantine"');
+    const metrics = text.slice(text.indexOf('ruleset(name="cdnkit_metrics")'));
+    expect(metrics).toContain('if $.tenant == ["acme"] then {');
+  });
+});
