@@ -53,6 +53,8 @@ const COMMIT_ATTEMPTS = 5;
 interface RecordChunk extends Chunk {
   records: SourceRecord[];
   payload: EachBatchPayload;
+  /** process.hrtime.bigint() when handed over: the batch-duration histogram runs from here to the commit. */
+  handedAt: bigint;
 }
 
 export function createRunner(options: RunnerOptions): Runner {
@@ -102,8 +104,10 @@ export function createRunner(options: RunnerOptions): Runner {
       deliver,
       // One attempt, on the consumer that fetched the chunk: kafkajs's own commit retries for as
       // long as it likes, and a retry after a rebalance would commit for the new generation.
-      commit: (chunk, next) =>
-        chunk.payload.commitOffsetsIfNecessary({ topics: [{ topic: chunk.topic, partitions: [{ partition: chunk.partition, offset: next }] }] }),
+      async commit(chunk, next) {
+        await chunk.payload.commitOffsetsIfNecessary({ topics: [{ topic: chunk.topic, partitions: [{ partition: chunk.partition, offset: next }] }] });
+        metrics.batchSeconds.observe(Number(process.hrtime.bigint() - chunk.handedAt) / 1e9);
+      },
       retryCommit(chunk, error, attempt) {
         const info = classifyKafkaError(error);
         const again = info.kind === 'retriable' && attempt < COMMIT_ATTEMPTS;
@@ -222,7 +226,7 @@ export function createRunner(options: RunnerOptions): Runner {
       }));
       metrics.consumed.inc(records.length);
       const last = records[records.length - 1]!.offset;
-      lanes.handOver({ topic: batch.topic, partition: batch.partition, first: records[0]!.offset, last, lines: records.length, bytes: chunk.bytes, records, payload });
+      lanes.handOver({ topic: batch.topic, partition: batch.partition, first: records[0]!.offset, last, lines: records.length, bytes: chunk.bytes, records, payload, handedAt: process.hrtime.bigint() });
       // Moves the fetch position on, not the committed offset: that waits for the sink.
       payload.resolveOffset(last);
     }

@@ -151,8 +151,7 @@ describe('bridges, end to end', () => {
     await produceLines(s.topics.metrics, shuffle([...wrapped, ...badMetrics]));
     await produceLines(s.topics.logs, shuffle([...json, ...badLogs, logstashEvent]));
 
-    await s.start('metrics');
-    await s.start('logs');
+    const bridges = [await s.start('metrics'), await s.start('logs')];
     await eventually('every valid point in InfluxDB', async () => (await s.points()) >= ilp.length);
     await eventually('every valid document in Elasticsearch', async () => (await s.documents()) >= json.length);
 
@@ -173,6 +172,10 @@ describe('bridges, end to end', () => {
       expect(rows).toContain(JSON.stringify(Object.fromEntries(series.columns.map((c) => [c, expected[c] ?? null]))));
     }
     expect(await s.documents()).toBe(json.length);
+    // Each committed chunk is timed, from its hand-over to its commit (the pipeline dashboard's batch latency).
+    for (const bridge of bridges) {
+      await eventually(`${bridge.kind} timing its batches`, async () => (await bridge.metric('cdnkit_bridge_batch_duration_seconds_count')) > 0);
+    }
   });
 
   it('lose nothing and duplicate nothing when both bridges are killed with SIGKILL mid-stream and restarted', async () => {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig, type ConfigProblem } from '../../src/config/load.js';
+import { parseConfig } from '../../src/config/load.js';
 import { starterConfig } from '../../src/config/init.js';
 import { referenceConfig } from '../../src/config/preset.js';
 import { kitConfigSchema } from '../../src/config/schema.js';
+import { configErrors } from './support/config-problems.js';
 
 const minimal = (fields: string, extra = '') => `product: api
 ${extra}fields:
@@ -18,16 +19,6 @@ const GOOD_FIELDS = `  - name: api_name
     fastly: time.elapsed.msec
     varnish: { ncsa: "%D" }
 `;
-
-function problemsOf(text: string): ConfigProblem[] {
-  try {
-    parseConfig(text, 'edge.yaml');
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems.filter((p) => p.severity === 'error');
-    throw error;
-  }
-  throw new Error('expected the config to be refused');
-}
 
 describe('kit config', () => {
   it('the starter written by init parses back to the reference preset', () => {
@@ -171,7 +162,7 @@ describe('kit config', () => {
       line: 3, key: '', says: 'YAML:',
     },
   ])('refuses $why', ({ text, line, key, says }) => {
-    const problems = problemsOf(text);
+    const problems = configErrors(text);
     const match = problems.find((p) => p.key === key);
     expect(match, `no problem for key ${key}; got ${JSON.stringify(problems)}`).toBeDefined();
     expect(match!.file).toBe('edge.yaml');

@@ -17,6 +17,7 @@ import { syslogDestination, type Destination } from '../../src/simulate/destinat
 import { runSimulation, type RunOptions } from '../../src/simulate/run.js';
 import { loadScenarioFile, parseScenarioFlag, type Scenario } from '../../src/simulate/scenarios.js';
 import { documents, points, recount, type SentLine } from '../fixtures/recount.js';
+import { configErrors, problemsRaised } from './support/config-problems.js';
 
 const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 const START = Date.parse('2026-03-02T14:00:00Z');
@@ -287,12 +288,7 @@ describe('cdnkit simulate', { timeout: 30_000 }, () => {
   it('scenario files and flags are checked, naming the file, line and key', () => {
     const file = join(scratchDir('cdnkit-scenario-'), 'incidents.yaml');
     writeFileSync(file, 'scenarios:\n  - type: latency\n    pop: LHR\n    start: 2m\n    duration: soon\n  - type: outage\n    start: 1m\n    duration: 1m\n');
-    let problems: ConfigProblem[] = [];
-    try {
-      loadScenarioFile(file);
-    } catch (error) {
-      problems = (error as ConfigError).problems;
-    }
+    const problems = problemsRaised(() => loadScenarioFile(file));
     expect(problems.map((p) => [p.line, p.key])).toEqual([
       [5, 'scenarios[0].duration'],
       [6, 'scenarios[1].type'],
@@ -312,12 +308,7 @@ describe('cdnkit simulate', { timeout: 30_000 }, () => {
         { name: 'api_name', roles: ['tag'], fastly: 'x', varnish: 'x', simulate: { range: { min: 3, max: 1 } } },
       ],
     });
-    let problems: ConfigProblem[] = [];
-    try {
-      parseConfig(text, 'edge.yaml');
-    } catch (error) {
-      problems = (error as ConfigError).problems.filter((p) => p.severity === 'error');
-    }
+    const problems = configErrors(text);
     expect(problems.map((p) => `${p.file}:${p.line}: ${p.key}: ${p.message}`)).toEqual([
       expect.stringMatching(/^edge\.yaml:\d+: fields\[0\]\.simulate\.values: "elapsed_time" is integer, so its values must be whole numbers; got "fast"$/),
       expect.stringMatching(/^edge\.yaml:\d+: fields\[1\]\.simulate\.range: a range needs an integer or float field/),

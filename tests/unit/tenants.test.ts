@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import kafkajs from 'kafkajs';
 import { rsyslogConfig } from '../../generators/rsyslog.js';
-import { ConfigError, parseConfig, type ConfigProblem } from '../../src/config/load.js';
+import { parseConfig } from '../../src/config/load.js';
 import { tenantAcls } from '../../src/tenants/admin.js';
 import { bundleFiles } from '../../src/tenants/bundle.js';
 import { tenantNames } from '../../src/tenants/names.js';
+import { configErrors } from './support/config-problems.js';
 
 const { AclOperationTypes, AclResourceTypes, ResourcePatternTypes } = kafkajs;
 
@@ -28,16 +29,6 @@ const TWO = `  list:
       logTypes: [logs]
       retentionHours: 24
 `;
-
-function problemsOf(text: string): ConfigProblem[] {
-  try {
-    parseConfig(text, 'edge.yaml');
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems.filter((p) => p.severity === 'error');
-    throw error;
-  }
-  throw new Error('expected the config to be refused');
-}
 
 describe('tenants in the kit config', () => {
   it('defaults: both log types, 72 h, topics tenant.<id>.<type>, quarantine cdn-quarantine', () => {
@@ -64,7 +55,7 @@ describe('tenants in the kit config', () => {
     ['a tenant topic that is a kit topic', `  list:\n    - id: acme\nkafka:\n  topics:\n    logs: { name: tenant.acme.logs }\n`, 'edge.yaml:14:7', 'tenants.list[0].id', /"acme" would write to "tenant.acme.logs", which is already a kit topic/],
     ['a quarantine that is a kit topic', `  quarantine: { name: cdn-logs }\n`, 'edge.yaml:13:17', 'tenants.quarantine.name', /"cdn-logs" is already a kit topic/],
   ])('refuses %s, naming file, line and key', (_what, tenants, at, key, message) => {
-    const [problem, ...others] = problemsOf(config(tenants));
+    const [problem, ...others] = configErrors(config(tenants));
     expect(others).toEqual([]);
     expect(`${problem!.file}:${problem!.line}:${problem!.column}`).toBe(at);
     expect(problem!.key).toBe(key);
