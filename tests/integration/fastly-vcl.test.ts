@@ -1,8 +1,7 @@
 // The generated Fastly vcl_log snippet, run by falco: it must lint clean inside a service, and in
 // falco's simulator every request — whatever its headers hold — must log one line of JSON (errors
 // only) and one line-protocol point that parse back to the values sent.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FASTLY_LOG_LINE_MAX_BYTES, FASTLY_TAG_VALUE_MAX, fastlyLogSnippet, fastlyStringCuts } from '../../generators/fastly-vcl.js';
@@ -12,6 +11,7 @@ import { referenceKit } from './support/config.js';
 import { falcoLint } from './support/falco.js';
 import { FALCO_SERVICE_ID, hostileHeaders, requestHeaderFields, serviceVcl, startFastlyEdge, type FastlyEdge } from './support/fastly-edge.js';
 import { HOSTILE_VALUES, type HostileValue } from './support/hostile.js';
+import { scratchDir } from '../support/scratch.js';
 
 const config = referenceKit();
 const views = fieldViews(config);
@@ -57,7 +57,7 @@ describe('Fastly vcl_log snippet', () => {
     const broken = referenceKit({
       fields: config.fields.map((f) => (f.name === 'elapsed_time' ? { ...f, fastly: 'time.elapsed.msec' } : f)),
     });
-    const file = join(mkdtempSync(join(tmpdir(), 'cdnkit-fastly-broken-')), 'main.vcl');
+    const file = join(scratchDir('cdnkit-fastly-broken-'), 'main.vcl');
     writeFileSync(file, serviceVcl(broken, 8080));
     const report = await falcoLint(file);
     expect(report.errors).toBeGreaterThan(0);

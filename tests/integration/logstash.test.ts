@@ -2,18 +2,18 @@
 // of that type: consul-template itself renders it here. (Logstash has no package on the registries
 // this project can reach; it runs in the compose stack.)
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
 import { LOG_TYPE_ENV, logstashConsulTemplate, logstashPipeline, type LogType } from '../../generators/logstash.js';
 import { referenceKit } from './support/config.js';
+import { scratchDir } from '../support/scratch.js';
 
 const run = promisify(execFile);
 
 async function renderWithConsulTemplate(template: string, logType: string): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'cdnkit-ctmpl-'));
+  const dir = scratchDir('cdnkit-ctmpl-');
   const input = join(dir, 'receiver.conf.ctmpl');
   const output = join(dir, 'receiver.conf');
   writeFileSync(input, template);

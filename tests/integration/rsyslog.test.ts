@@ -1,8 +1,7 @@
 // The generated rsyslog receiver, run by the real rsyslogd: it must pass rsyslogd's own config
 // check, and, live, forward each line it receives on a port to that port's Kafka topic unchanged.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, inject, it } from 'vitest';
@@ -11,12 +10,13 @@ import { referenceKit } from './support/config.js';
 import { freshTopics, readTopic } from './support/kafka.js';
 import { freePort } from '../harness/process.js';
 import { sendLines, startRsyslog } from './support/rsyslog.js';
+import { scratchDir } from '../support/scratch.js';
 
 const run = promisify(execFile);
 
 
 function writeConfig(text: string): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'cdnkit-rsyslog-')), 'cdnkit.conf');
+  const file = join(scratchDir('cdnkit-rsyslog-'), 'cdnkit.conf');
   writeFileSync(file, text);
   return file;
 }

@@ -1,10 +1,10 @@
 // The `cdnkit` command as a user runs it: the built CLI, in a scratch folder.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { scratchDir } from '../support/scratch.js';
 
 const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 let dir: string;
@@ -28,7 +28,7 @@ function tree(root: string): Record<string, string> {
 }
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'cdnkit-cli-'));
+  dir = scratchDir('cdnkit-cli-');
 });
 
 // Each case starts the built CLI several times: on a busy two-core machine that alone can take

@@ -1,8 +1,7 @@
 // Bridges as the user runs them: `cdnkit bridge metrics|logs` child processes of the built CLI, so
 // a test can kill -9 one for real and the benchmark measures what users run. Both use this module.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createWriteStream, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
@@ -10,13 +9,14 @@ import { BRIDGE_ENV } from '../../../src/bridge/bridge.js';
 import type { KitConfigInput } from '../../../src/config/schema.js';
 import { referenceConfig } from '../../../src/config/preset.js';
 import { freePort, residentBytes } from '../../harness/process.js';
+import { scratchDir } from '../../support/scratch.js';
 
 /** The built CLI. */
 export const BUILT_CLI = fileURLToPath(new URL('../../../dist/src/cli/main.js', import.meta.url));
 
 /** Writes a kit config file: the reference preset with the test's overrides. */
 export function writeKitConfig(overrides: Partial<KitConfigInput>): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'cdnkit-bridge-config-')), 'cdnkit.yaml');
+  const file = join(scratchDir('cdnkit-bridge-config-'), 'cdnkit.yaml');
   writeFileSync(file, stringify({ ...referenceConfig, ...overrides }));
   return file;
 }

@@ -1,13 +1,13 @@
 // Running `cdnkit tenants` from the build against a test broker, and reading what it wrote.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { referenceConfig } from '../../../src/config/preset.js';
 import type { KitConfigInput } from '../../../src/config/schema.js';
 import { installKafka } from '../../harness/services/kafka.js';
 import { BUILT_CLI } from './bridge-process.js';
+import { scratchDir } from '../../support/scratch.js';
 
 export interface CliResult {
   code: number | null;
@@ -17,7 +17,7 @@ export interface CliResult {
 
 /** A kit config file with these tenants, in a fresh folder that also receives the bundles. */
 export function tenantsConfigFile(overrides: Partial<KitConfigInput>): { file: string; dir: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'cdnkit-tenants-'));
+  const dir = scratchDir('cdnkit-tenants-');
   const file = join(dir, 'cdnkit.yaml');
   writeFileSync(file, stringify({ ...referenceConfig, ...overrides }));
   return { file, dir };
