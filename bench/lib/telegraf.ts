@@ -12,7 +12,7 @@
 //   gzip            into both sinks, as the bridges write
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { residentBytes } from '../../tests/harness/process.js';
+import { residentBytes, stopProcess } from '../../tests/harness/process.js';
 
 export type TelegrafSink =
   | { kind: 'influxdb'; url: string; token: string; org: string; bucket: string }
@@ -116,15 +116,9 @@ export function startTelegraf(bin: string, configFile: string, logFile: string):
     output: () => output,
     exited,
     async stop(graceMs = 20_000) {
-      if (!exited()) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-        await exit;
-        clearTimeout(timer);
-      }
-      const code = await exit;
+      await stopProcess(child, 'telegraf', graceMs);
       log.end();
-      return code;
+      return exit;
     },
   };
 }

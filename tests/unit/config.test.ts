@@ -3,22 +3,11 @@ import { parseConfig } from '../../src/config/load.js';
 import { starterConfig } from '../../src/config/init.js';
 import { referenceConfig } from '../../src/config/preset.js';
 import { kitConfigSchema } from '../../src/config/schema.js';
-import { configErrors } from './support/config-problems.js';
+import { configErrors, GOOD_FIELDS } from './support/config-problems.js';
 
 const minimal = (fields: string, extra = '') => `product: api
 ${extra}fields:
 ${fields}`;
-
-const GOOD_FIELDS = `  - name: api_name
-    roles: [log, tag]
-    fastly: req.http.API-Name
-    varnish: req.http.API-Name
-  - name: elapsed_time
-    type: integer
-    roles: [field]
-    fastly: time.elapsed.msec
-    varnish: { ncsa: "%D" }
-`;
 
 describe('kit config', () => {
   it('the starter written by init parses back to the reference preset', () => {

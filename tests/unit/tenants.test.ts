@@ -5,22 +5,13 @@ import { parseConfig } from '../../src/config/load.js';
 import { tenantAcls } from '../../src/tenants/admin.js';
 import { bundleFiles } from '../../src/tenants/bundle.js';
 import { tenantNames } from '../../src/tenants/names.js';
-import { configErrors } from './support/config-problems.js';
+import { configErrors, GOOD_FIELDS } from './support/config-problems.js';
 
 const { AclOperationTypes, AclResourceTypes, ResourcePatternTypes } = kafkajs;
 
 const config = (tenants: string) => `product: api
 fields:
-  - name: api_name
-    roles: [log, tag]
-    fastly: req.http.API-Name
-    varnish: req.http.API-Name
-  - name: elapsed_time
-    type: integer
-    roles: [field]
-    fastly: time.elapsed.msec
-    varnish: { ncsa: "%D" }
-tenants:
+${GOOD_FIELDS}tenants:
 ${tenants}`;
 
 const TWO = `  list:

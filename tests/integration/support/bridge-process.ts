@@ -8,7 +8,7 @@ import { stringify } from 'yaml';
 import { BRIDGE_ENV } from '../../../src/bridge/bridge.js';
 import type { KitConfigInput } from '../../../src/config/schema.js';
 import { referenceConfig } from '../../../src/config/preset.js';
-import { freePort, residentBytes } from '../../harness/process.js';
+import { freePort, residentBytes, stopProcess } from '../../harness/process.js';
 import { scratchDir } from '../../support/scratch.js';
 
 /** The built CLI. */
@@ -124,12 +124,7 @@ export async function startBridgeProcess(
     waitJoined: (timeoutMs = 60_000) => waitFor('joining the consumer group', async () => output.includes('"msg":"joined the consumer group"'), timeoutMs),
     readyz: () => fetch(`${operations}/readyz`).then(async (r) => `${r.status} ${(await r.text()).trim()}`, (e: Error) => e.message),
     async stop(graceMs = 20_000) {
-      if (!exited()) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-        await exit;
-        clearTimeout(timer);
-      }
+      await stopProcess(child, `${kind} bridge`, graceMs);
       return exit;
     },
     async kill9() {
