@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 // Two projects: unit tests need nothing but Node; integration tests run generated artifacts
-// through the real programs and servers, which tests/harness obtains and starts once per run.
+// through the real programs and servers, which src/local obtains and starts once per run.
 export default defineConfig({
   test: {
     projects: [
@@ -17,7 +17,7 @@ export default defineConfig({
           name: 'integration',
           include: ['tests/integration/**/*.test.ts'],
           setupFiles: ['tests/support/remove-scratch.ts'],
-          globalSetup: ['tests/harness/global-setup.ts'],
+          globalSetup: ['tests/support/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 300_000,
         },

@@ -24,11 +24,11 @@ import { indexTemplate } from '../generators/elasticsearch.js';
 import { writeLines } from '../src/bridge/influxdb-sink.js';
 import { referenceConfig } from '../src/config/preset.js';
 import { kitConfigSchema, type KitConfigInput } from '../src/config/schema.js';
-import { step } from '../tests/harness/progress.js';
-import { ensureTelegraf, TELEGRAF_VERSION } from '../tests/harness/tools.js';
-import { startElasticsearch, type RunningElasticsearch } from '../tests/harness/services/elasticsearch.js';
-import { startInfluxDB, type RunningInflux } from '../tests/harness/services/influxdb.js';
-import { startKafka, type RunningKafka } from '../tests/harness/services/kafka.js';
+import { step } from '../src/local/progress.js';
+import { ensureTelegraf, TELEGRAF_VERSION } from '../src/local/tools.js';
+import { startElasticsearch, type RunningElasticsearch } from '../src/local/services/elasticsearch.js';
+import { startInfluxDB, type RunningInflux } from '../src/local/services/influxdb.js';
+import { startKafka, type RunningKafka } from '../src/local/services/kafka.js';
 import { BUILT_CLI, startBridgeProcess, type BridgeProcess } from '../tests/integration/support/bridge-process.js';
 
 /** The build under test; BENCH_BRIDGE_CLI points at another (e.g. a patched copy) to compare. */

@@ -12,7 +12,7 @@
 //   gzip            into both sinks, as the bridges write
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { residentBytes, stopProcess } from '../../tests/harness/process.js';
+import { residentBytes, stopProcess } from '../../src/local/process.js';
 
 export type TelegrafSink =
   | { kind: 'influxdb'; url: string; token: string; org: string; bucket: string }

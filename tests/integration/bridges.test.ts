@@ -11,7 +11,7 @@ import { DEAD_LETTER_HEADERS } from '../../src/bridge/dead-letter.js';
 import type { KitConfigInput } from '../../src/config/schema.js';
 import { parseLine } from '../../src/ilp/line-protocol.js';
 import { unwrapLine } from '../../src/ingest/unwrap.js';
-import { createBucket, startInfluxDB, type RunningInflux } from '../harness/services/influxdb.js';
+import { createBucket, startInfluxDB, type RunningInflux } from '../../src/local/services/influxdb.js';
 import { startBridgeProcess, writeKitConfig, type BridgeProcess } from './support/bridge-process.js';
 import { eventually } from './support/wait.js';
 import { referenceKit } from './support/config.js';

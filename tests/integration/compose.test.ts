@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, inject, it } from 'vitest';
-import { runCommand, type RunResult } from '../harness/process.js';
-import { DEFAULT_ELASTICSEARCH_URL, ELASTICSEARCH_VERSION } from '../harness/services/elasticsearch.js';
-import { DEFAULT_INFLUX_IDENTITY, DEFAULT_INFLUX_URL, INFLUXD_VERSION } from '../harness/services/influxdb.js';
-import { DEFAULT_KAFKA_BROKERS, KAFKA_VERSION } from '../harness/services/kafka.js';
+import { runCommand, type RunResult } from '../../src/local/process.js';
+import { DEFAULT_ELASTICSEARCH_URL, ELASTICSEARCH_VERSION } from '../../src/local/services/elasticsearch.js';
+import { DEFAULT_INFLUX_IDENTITY, DEFAULT_INFLUX_URL, INFLUXD_VERSION } from '../../src/local/services/influxdb.js';
+import { DEFAULT_KAFKA_BROKERS, KAFKA_VERSION } from '../../src/local/services/kafka.js';
 
 const COMPOSE_FILE = fileURLToPath(new URL('../../compose/test.yml', import.meta.url));
 

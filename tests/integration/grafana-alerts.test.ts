@@ -12,7 +12,7 @@ import { influxSink } from '../../src/bridge/influxdb-sink.js';
 import type { SourceRecord } from '../../src/bridge/sink.js';
 import { edgeTraffic } from '../../src/simulate/run.js';
 import type { Scenario } from '../../src/simulate/scenarios.js';
-import { createBucket, startInfluxDB, type RunningInflux } from '../harness/services/influxdb.js';
+import { createBucket, startInfluxDB, type RunningInflux } from '../../src/local/services/influxdb.js';
 import { referenceKit } from './support/config.js';
 
 const id = randomUUID().slice(0, 8);

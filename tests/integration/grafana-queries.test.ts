@@ -27,7 +27,7 @@ import type { KitConfig, KitConfigInput } from '../../src/config/schema.js';
 import { edgeTraffic } from '../../src/simulate/run.js';
 import type { SimRequest } from '../../src/simulate/model.js';
 import { GroundTruth, type Truth } from '../../src/simulate/truth.js';
-import { createBucket, startInfluxDB, type RunningInflux } from '../harness/services/influxdb.js';
+import { createBucket, startInfluxDB, type RunningInflux } from '../../src/local/services/influxdb.js';
 import { stringify } from 'yaml';
 import { referenceConfig } from '../../src/config/preset.js';
 import { BUILT_CLI } from './support/bridge-process.js';

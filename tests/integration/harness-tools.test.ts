@@ -18,8 +18,8 @@ import {
   ensureVarnish,
   type Rsyslog,
   type Varnish,
-} from '../harness/tools.js';
-import { runCommand, freePort } from '../harness/process.js';
+} from '../../src/local/tools.js';
+import { runCommand, freePort } from '../../src/local/process.js';
 
 // A cold machine builds two Go programs and installs two apt packages; the globalSetup normally
 // did that already and these calls are the cached fast path.

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { rsyslogConfig } from '../../generators/rsyslog.js';
 import { referenceKit } from './support/config.js';
 import { freshTopics, readTopic } from './support/kafka.js';
-import { freePort } from '../harness/process.js';
+import { freePort } from '../../src/local/process.js';
 import { sendLines, startRsyslog } from './support/rsyslog.js';
 import { scratchDir } from '../support/scratch.js';
 

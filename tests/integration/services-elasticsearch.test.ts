@@ -4,8 +4,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { Client } from '@elastic/elasticsearch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { progress } from '../harness/progress.js';
-import { startElasticsearch, type RunningElasticsearch } from '../harness/services/elasticsearch.js';
+import { progress } from '../../src/local/progress.js';
+import { startElasticsearch, type RunningElasticsearch } from '../../src/local/services/elasticsearch.js';
 
 let es: RunningElasticsearch;
 let client: Client;

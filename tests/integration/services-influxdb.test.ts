@@ -7,7 +7,7 @@ import { HttpError, InfluxDB, Point, setLogger, type Logger } from '@influxdata/
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkLine } from '../../src/ilp/line-protocol.js';
 import { ILP_ACCEPTED, ILP_REJECTED } from '../fixtures/ilp-lines.js';
-import { createBucket, startInfluxDB, type RunningInflux } from '../harness/services/influxdb.js';
+import { createBucket, startInfluxDB, type RunningInflux } from '../../src/local/services/influxdb.js';
 
 let influx: RunningInflux;
 let bucket: string;

@@ -8,9 +8,9 @@ import { createRequire } from 'node:module';
 import net from 'node:net';
 import kafkajs, { type Consumer, type EachMessagePayload, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { progress } from '../harness/progress.js';
-import { startKafka, type RunningKafka } from '../harness/services/kafka.js';
-import { freePort } from '../harness/process.js';
+import { progress } from '../../src/local/progress.js';
+import { startKafka, type RunningKafka } from '../../src/local/services/kafka.js';
+import { freePort } from '../../src/local/process.js';
 
 const { CompressionTypes, Kafka, logLevel, Partitioners } = kafkajs;
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { elasticsearchSink } from '../../src/bridge/elasticsearch-sink.js';
 import { influxSink } from '../../src/bridge/influxdb-sink.js';
 import type { SourceRecord, WriteOutcome } from '../../src/bridge/sink.js';
-import { createBucket, startInfluxDB, type RunningInflux } from '../harness/services/influxdb.js';
+import { createBucket, startInfluxDB, type RunningInflux } from '../../src/local/services/influxdb.js';
 import { referenceKit } from './support/config.js';
 
 const run = randomUUID().slice(0, 8);

@@ -12,7 +12,7 @@ import type { SourceRecord } from '../../src/bridge/sink.js';
 import { fieldViews, logKeyOf } from '../../src/config/model.js';
 import { parseLine, type IlpPoint } from '../../src/ilp/line-protocol.js';
 import { unwrapLine } from '../../src/ingest/unwrap.js';
-import { createBucket, startInfluxDB } from '../harness/services/influxdb.js';
+import { createBucket, startInfluxDB } from '../../src/local/services/influxdb.js';
 import { referenceKit } from './support/config.js';
 import { fastlyTraffic, trafficPlan, varnishTraffic, type EdgeLines } from './support/edge-traffic.js';
 

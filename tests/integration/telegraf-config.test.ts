@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { telegrafConfig, type TelegrafJob } from '../../bench/lib/telegraf.js';
-import { runCommand } from '../harness/process.js';
-import { TELEGRAF_VERSION, ensureTelegraf } from '../harness/tools.js';
+import { runCommand } from '../../src/local/process.js';
+import { TELEGRAF_VERSION, ensureTelegraf } from '../../src/local/tools.js';
 
 const INSTALL_TIMEOUT = 30 * 60_000;
 

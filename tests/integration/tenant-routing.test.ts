@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { KitConfig } from '../../src/config/schema.js';
 import { tenantTopic } from '../../src/tenants/names.js';
-import { freePort } from '../harness/process.js';
+import { freePort } from '../../src/local/process.js';
 import { referenceKit } from './support/config.js';
 import { readMessages, testKafka } from './support/kafka.js';
 import { sendLines, startRsyslog, type Rsyslogd } from './support/rsyslog.js';

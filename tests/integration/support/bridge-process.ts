@@ -8,7 +8,7 @@ import { stringify } from 'yaml';
 import { BRIDGE_ENV } from '../../../src/bridge/bridge.js';
 import type { KitConfigInput } from '../../../src/config/schema.js';
 import { referenceConfig } from '../../../src/config/preset.js';
-import { freePort, residentBytes, stopProcess } from '../../harness/process.js';
+import { freePort, residentBytes, stopProcess } from '../../../src/local/process.js';
 import { scratchDir } from '../../support/scratch.js';
 
 /** The built CLI. */

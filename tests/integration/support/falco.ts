@@ -3,7 +3,7 @@ import { execFile, spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { promisify } from 'node:util';
 import { inject } from 'vitest';
-import { freePort, portInUse } from '../../harness/process.js';
+import { freePort, portInUse } from '../../../src/local/process.js';
 
 const run = promisify(execFile);
 

@@ -1,5 +1,5 @@
 // Reading back what the metrics bridge wrote: InfluxQL against the real InfluxDB.
-import type { RunningInflux } from '../../harness/services/influxdb.js';
+import type { RunningInflux } from '../../../src/local/services/influxdb.js';
 
 export interface Series {
   columns: string[];

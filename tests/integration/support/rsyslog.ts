@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { inject } from 'vitest';
 import { rsyslogConfig } from '../../../generators/rsyslog.js';
 import type { KitConfig } from '../../../src/config/schema.js';
-import { portInUse } from '../../harness/process.js';
+import { portInUse } from '../../../src/local/process.js';
 import { eventually } from './wait.js';
 
 export interface Rsyslogd {

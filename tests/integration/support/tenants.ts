@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { referenceConfig } from '../../../src/config/preset.js';
 import type { KitConfigInput } from '../../../src/config/schema.js';
-import { installKafka } from '../../harness/services/kafka.js';
+import { installKafka } from '../../../src/local/services/kafka.js';
 import { BUILT_CLI } from './bridge-process.js';
 import { scratchDir } from '../../support/scratch.js';
 

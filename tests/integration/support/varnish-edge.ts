@@ -10,7 +10,7 @@ import { inject } from 'vitest';
 import { EXAMPLE_BACKEND, generateVarnish, VARNISHD_PARAMS } from '../../../generators/varnish.js';
 import type { KitConfig } from '../../../src/config/schema.js';
 import { startOrigin } from './origin.js';
-import { freePort, sleep } from '../../harness/process.js';
+import { freePort, sleep } from '../../../src/local/process.js';
 import { eventually } from './wait.js';
 
 /** A TCP listener standing in for a cdnkit receiver: collects newline-framed lines as bytes. */

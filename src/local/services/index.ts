@@ -1,7 +1,7 @@
 // All the servers the integration tests and demos need, started together. Topic names and
 // partition counts come from the reference kit config, as a user's stack would create them.
-import { kitConfigSchema } from '../../../src/config/schema.js';
-import { referenceConfig } from '../../../src/config/preset.js';
+import { kitConfigSchema } from '../../config/schema.js';
+import { referenceConfig } from '../../config/preset.js';
 import { startElasticsearch } from './elasticsearch.js';
 import { startInfluxDB } from './influxdb.js';
 import { startKafka, type KafkaSecurityListeners } from './kafka.js';

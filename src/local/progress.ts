@@ -6,7 +6,7 @@ function stamp(ms: number): string {
 }
 
 function say(line: string): void {
-  process.stderr.write(`[cdnkit-harness] ${line}\n`);
+  process.stderr.write(`[cdnkit] ${line}\n`);
 }
 
 /** Runs `work`, printing the step's name before and its duration (or failure) after. */

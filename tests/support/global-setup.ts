@@ -3,9 +3,9 @@
 // to the tests with `inject`, and stops what it started at the end. A program or server that cannot
 // be obtained fails the run here, naming the step and the reason: no integration test is skipped.
 import type { TestProject } from 'vitest/node';
-import { ensureConsulTemplate, ensureDockerCompose, ensureFalco, ensureRsyslog, ensureVarnish } from './tools.js';
-import { startServices, type ServiceAddresses } from './services/index.js';
-import { progress } from './progress.js';
+import { ensureConsulTemplate, ensureDockerCompose, ensureFalco, ensureRsyslog, ensureVarnish } from '../../src/local/tools.js';
+import { startServices, type ServiceAddresses } from '../../src/local/services/index.js';
+import { progress } from '../../src/local/progress.js';
 
 export interface ToolPaths {
   falco: string;

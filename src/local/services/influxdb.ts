@@ -185,7 +185,7 @@ function capLintsWrapper(tools: string): string {
   const path = join(tools, 'rustc-cap-lints');
   const script = [
     '#!/bin/sh',
-    '# RUSTC_WRAPPER written by cdnkit tests/harness/services/influxdb.ts: cargo runs "<this> <rustc> <args>".',
+    '# RUSTC_WRAPPER written by cdnkit src/local/services/influxdb.ts: cargo runs "<this> <rustc> <args>".',
     '# Caps lints at "warn" for crates cargo does not cap itself (libflux declares #![deny(warnings)]).',
     'rustc="$1"; shift',
     'for a in "$@"; do [ "$a" = "--cap-lints" ] && exec "$rustc" "$@"; done',
