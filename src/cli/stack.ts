@@ -16,6 +16,7 @@ export function addStackCommand(program: Command): void {
     .addOption(new Option('-c, --config <file>', 'the kit config the stack runs').default('cdnkit.yaml'))
     .addOption(new Option('-d, --dir <dir>', 'the compose folder').default('compose'))
     .addOption(new Option('-g, --generated <dir>', 'where `cdnkit generate` writes for the stack').default('compose/generated'))
+    .option('-o, --output <file>', 'where to write the file (default <dir>/.env; then give it to compose with --env-file)')
     .option('--slack-webhook-url <url>', 'your Slack incoming-webhook URL (default: the demo profile\'s webhook sink)')
     .option('-f, --force', 'overwrite an existing .env (new secrets: a stack already set up keeps the old ones in its volumes)')
     .addHelpText(
@@ -58,7 +59,7 @@ Exit status: 0 done, 1 failed (with a hint: cannot resolve, cannot connect, time
     .action(stackSetupCommand);
 }
 
-async function stackInitCommand(options: { config: string; dir: string; generated: string; slackWebhookUrl?: string; force?: boolean }): Promise<void> {
+async function stackInitCommand(options: { config: string; dir: string; generated: string; output?: string; slackWebhookUrl?: string; force?: boolean }): Promise<void> {
   const { config } = loadOrExit({ config: options.config });
   const { parseEnvExample, renderEnvFile, stackProblems } = await import('../stack/env-file.js');
   const fail = (message: string): never => {
@@ -68,7 +69,7 @@ async function stackInitCommand(options: { config: string; dir: string; generate
   const problems = stackProblems(config);
   if (problems.length > 0) fail(`${options.config} does not fit the compose stack:\n  ${problems.join('\n  ')}`);
   const example = join(options.dir, '.env.example');
-  const target = join(options.dir, '.env');
+  const target = options.output ?? join(options.dir, '.env');
   if (!existsSync(example)) fail(`${example} not found: run this in the cdnkit repository, or give --dir`);
   if (existsSync(target) && !options.force) fail(`${target} exists; use --force to replace it (and its secrets)`);
   const text = renderEnvFile(parseEnvExample(readFileSync(example, 'utf8')), config, {
