@@ -9,6 +9,7 @@
 // Exit status 0 when every check passed. --keep leaves the stack running for a look.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { grafanaResources } from '../../grafana/index.js';
@@ -25,6 +26,8 @@ const GRAFANA = 'http://127.0.0.1:3000';
 const ELASTICSEARCH = 'http://127.0.0.1:9200';
 const KIBANA = 'http://127.0.0.1:5601';
 const WEBHOOK_SINK = 'http://127.0.0.1:8080';
+/** logstash-metrics, published on receivers.metricsPort. */
+const METRICS_RECEIVER = { host: '127.0.0.1', port: 5141 };
 
 const say = (line: string) => process.stderr.write(`stack:smoke: ${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -43,6 +46,14 @@ async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<
     if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s${last ? ` (last error: ${(last as Error).message})` : ''}`);
     await sleep(5000);
   }
+}
+
+function sendLine(to: { host: string; port: number }, line: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(to, () => socket.end(`${line}\n`));
+    socket.on('close', () => resolve());
+    socket.on('error', reject);
+  });
 }
 
 async function json<T>(url: string, init: RequestInit = {}): Promise<T> {
@@ -98,9 +109,13 @@ async function checks(config: KitConfig, compose: (args: string[]) => void, graf
   compose([
     'run', '--rm', '--no-deps', 'simulator',
     'simulate', '-c', '/etc/cdnkit/cdnkit.yaml', '--to', 'syslog', '--host', 'logstash-logs', '--metrics-host', 'logstash-metrics',
-    '--format', 'classic', '--live', '--rps', '200', '--duration', '60s', '--seed', '7',
+    '--format', 'blank', '--live', '--rps', '200', '--duration', '60s', '--seed', '7',
     '--inject', `errors:api=${BURST_API},start=0s,duration=60s,share=0.6`,
+    // The 401/403 panel needs a storm, as in tests/integration/grafana-queries.test.ts.
+    '--inject', 'auth:api=users,pop=IAD,start=0s,duration=60s,share=0.8',
   ]);
+  // One line no bridge can parse, so the dead-letter panel has a series (it is labelled by reason).
+  await sendLine(METRICS_RECEIVER, 'this is not line protocol');
 
   const prefix = config.sinks.elasticsearch.indexPrefix;
   const errorCount = await waitFor('Elasticsearch has the 5xx error logs', 120_000, async () => {

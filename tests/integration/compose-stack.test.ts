@@ -181,9 +181,14 @@ describe('compose/compose.yaml, as docker compose reads it', () => {
     for (const [, name] of provisioning.matchAll(/\$\{(\w+)\}/g)) expect(services.grafana!.environment, name).toHaveProperty(name!);
   });
 
-  it('the simulator sends to both Logstash receivers, one per log type', () => {
+  it('the simulator sends to both Logstash receivers, one per log type, in the format their pipelines read', () => {
     const command = services.simulator!.command!.join(' ');
     expect(command).toContain('--to syslog --host logstash-logs --metrics-host logstash-metrics');
+    // The logs pipeline's json codec would tag a line behind a syslog header _jsonparsefailure.
+    expect(command).toContain('--format blank');
+    const pipeline = readFileSync(join(generated, 'receivers/logstash/cdn-logs.conf'), 'utf8');
+    expect(pipeline).toContain('Set the CDN endpoint\'s message format to "Blank"');
+    expect(pipeline).toMatch(/codec => json/);
   });
 });
 
