@@ -214,6 +214,16 @@ describe('the Dockerfiles', () => {
     expect(services['bridge-metrics']!.build!.target).toBe('runtime');
   });
 
+  it('copies only what exists and what .dockerignore lets into the build context', () => {
+    const allowed = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/$/, ''));
+    const copied = [...readFileSync(join(ROOT, 'Dockerfile'), 'utf8').matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(' '));
+    expect(copied.length).toBeGreaterThan(5);
+    for (const source of copied) {
+      expect(existsSync(join(ROOT, source)), source).toBe(true);
+      expect(allowed, source).toContain(source);
+    }
+  });
+
   it('runs rsyslog from a pinned Debian as a non-root user', () => {
     const found = stages(readFileSync(join(COMPOSE_DIR, 'rsyslog/Dockerfile'), 'utf8'));
     expect(found).toHaveLength(1);
