@@ -6,6 +6,7 @@ import { packageVersion } from '../package-root.js';
 import { bridgeCommand, generateCommand, initCommand, schemaCommand, validateCommand } from './commands.js';
 import { addGrafanaCommand } from './grafana.js';
 import { addSimulateCommand } from './simulate.js';
+import { addStackCommand } from './stack.js';
 import { addTenantsCommand } from './tenants.js';
 
 const program = new Command('cdnkit')
@@ -125,6 +126,7 @@ Example:
 addSimulateCommand(program);
 addGrafanaCommand(program);
 addTenantsCommand(program);
+addStackCommand(program);
 
 program
   .command('schema')

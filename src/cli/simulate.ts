@@ -17,6 +17,7 @@ interface SimulateFlags {
   count?: number;
   to: string;
   host?: string;
+  metricsHost?: string;
   format: 'blank' | 'classic';
   scenario?: string;
   inject?: string[];
@@ -44,6 +45,7 @@ export function addSimulateCommand(program: Command): void {
     .addOption(new Option('--count <requests>', 'stop after this many requests').argParser(whole('--count')))
     .option('--to <destination>', 'stdout, syslog (the receivers\' TCP ports), kafka (the topics), or a file path', 'stdout')
     .option('--host <host>', 'host of the syslog receivers (default: receivers.host, or 127.0.0.1 when it is 0.0.0.0)')
+    .option('--metrics-host <host>', 'host of the metrics receiver, when it is not --host (receiver sets scaled apart, one per log type)')
     .addOption(new Option('--format <format>', "Fastly's syslog message format").choices(['blank', 'classic']).default('blank'))
     .option('--scenario <file>', 'a YAML file of scenarios (see below)')
     .addOption(new Option('--inject <scenario>', 'a scenario as type:key=value,... (repeatable)').argParser((value: string, all: string[] | undefined) => [...(all ?? []), value]))
@@ -155,7 +157,7 @@ async function simulateCommand(flags: SimulateFlags): Promise<void> {
   const destinations = await import('../simulate/destinations.js');
   const destination =
     flags.to === 'syslog'
-      ? await destinations.syslogDestination(config, flags.host)
+      ? await destinations.syslogDestination(config, flags.host, flags.metricsHost)
       : flags.to === 'kafka'
         ? await destinations.kafkaDestination(config)
         : destinations.streamDestination(flags.to);

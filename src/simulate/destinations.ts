@@ -75,14 +75,15 @@ function open(host: string, port: number): Promise<Socket> {
 }
 
 /** The receivers' two TCP ports; a listen address of 0.0.0.0 or :: is reached on the loopback. */
-export async function syslogDestination(config: KitConfig, host?: string): Promise<Destination> {
+export async function syslogDestination(config: KitConfig, host?: string, metricsHost?: string): Promise<Destination> {
   const listen = config.receivers.host;
   const to = host ?? (listen === '0.0.0.0' || listen === '::' ? '127.0.0.1' : listen);
+  const metricsTo = metricsHost ?? to;
   const { logsPort, metricsPort } = config.receivers;
   const logs = await open(to, logsPort);
   let metrics: Socket;
   try {
-    metrics = await open(to, metricsPort);
+    metrics = await open(metricsTo, metricsPort);
   } catch (error) {
     logs.destroy();
     throw error;
@@ -92,7 +93,7 @@ export async function syslogDestination(config: KitConfig, host?: string): Promi
   let failure: Error | undefined;
   for (const socket of [logs, metrics]) socket.on('error', (error) => (failure ??= error));
   return {
-    description: `syslog TCP ${to}:${logsPort} (logs), ${to}:${metricsPort} (metrics)`,
+    description: `syslog TCP ${to}:${logsPort} (logs), ${metricsTo}:${metricsPort} (metrics)`,
     send(type, line) {
       if (failure) throw failure;
       return drains.write(sockets[type], `${line}\n`);
