@@ -18,8 +18,8 @@ import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { TypeMathBuilder, TypeReduceBuilder, TypeThresholdBuilder } from '@grafana/grafana-foundation-sdk/expr';
 import type { KitConfig } from '../src/config/schema.js';
 import { DASHBOARD_UIDS, countQuery } from './dashboards/common.js';
-import { DATASOURCE_UIDS, expressionRef } from './datasources.js';
-import { formatDuration, parseDuration } from './durations.js';
+import { DATASOURCE_UIDS, expressionRef, type EnvReference } from './datasources.js';
+import { formatDuration, parseDuration, prometheusDuration } from './durations.js';
 import { ROLE_TAGS, type DashboardModel } from './model.js';
 import { InfluxQLQueryBuilder, type Condition, type SelectSpec } from './queries/influxql.js';
 
@@ -29,6 +29,8 @@ export const CONTACT_POINT = 'cdnkit-slack';
 export const RULE_GROUP = 'cdnkit';
 export const FOLDER_UID = 'cdnkit';
 export const TEMPLATE_NAME = 'cdnkit';
+/** The label every cdnkit rule carries: a notification route matches its alerts by it. */
+export const RULE_MARKER = { name: 'cdnkit', value: 'true' } as const;
 
 export interface AlertResources {
   rules: Rule[];
@@ -229,9 +231,10 @@ export function alertResources(config: KitConfig, model: DashboardModel, dashboa
       .condition(spec.condition)
       .noDataState(spec.noDataState)
       .execErrState('Error')
-      .forDuration(a.for)
+      // Grafana answers `for` in Prometheus' canonical form (120s -> 2m): written so, it compares equal.
+      .forDuration(prometheusDuration(parseDuration(a.for)))
       .isPaused(false)
-      .labels({ severity: SEVERITY[spec.severity], cdnkit: 'true' })
+      .labels({ severity: SEVERITY[spec.severity], [RULE_MARKER.name]: RULE_MARKER.value })
       .annotations({
         summary: spec.summary,
         description: spec.description,
@@ -241,8 +244,10 @@ export function alertResources(config: KitConfig, model: DashboardModel, dashboa
       })
       .build(),
   );
-  const slack: Record<string, string> = {
-    url: `\${${config.grafana.slack.webhookUrlEnv}}`,
+  // The webhook URL is a secret: only ever an environment reference in the model. The provisioning
+  // file writes it as ${VAR}; `grafana push` reads the variable when it sends the contact point.
+  const slack: Record<string, string | EnvReference> = {
+    url: { env: config.grafana.slack.webhookUrlEnv },
     title: '{{ template "cdnkit.slack.title" . }}',
     text: '{{ template "cdnkit.slack.text" . }}',
   };
