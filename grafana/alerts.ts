@@ -110,15 +110,16 @@ function ruleSpecs(config: KitConfig, model: DashboardModel): RuleSpec[] {
   const serverErrors: Condition = { tag: ROLE_TAGS.status, matches: 'regex', regex: '^5' };
   const errors: Condition = { tag: ROLE_TAGS.status, matches: 'regex', regex: model.errorStatusRegex };
   const specs: RuleSpec[] = [];
-  const serverErrorRule = (uid: string, by: string[], panel: RuleSpec['panel'], what: string): RuleSpec => ({
+  /** The 5xx ratio rule; `serverErrorCount` is the numerator's query. */
+  const serverErrorRule = (uid: string, by: string[], serverErrorCount: SelectSpec, panel: RuleSpec['panel'], what: string, summary: string): RuleSpec => ({
     uid,
     title: `5xx ratio per ${what}`,
     severity: 'critical',
-    summary: `5xx responses above ${a.serverErrorRatio * 100} % of requests per ${what} (${a.minRequests} requests or more)`,
+    summary: `${summary} (${a.minRequests} requests or more)`,
     description: `{{ range $k, $v := $labels }}{{ $k }}={{ $v }} {{ end }}: 5xx share {{ humanizePercentage $values.E.Value }} over the last ${a.window}.`,
     panel,
     data: [
-      influx('A', windowCount(model, [serverErrors], by, w.recent), recent),
+      influx('A', serverErrorCount, recent),
       influx('B', windowCount(model, [], by, w.recent), recent),
       reduce('C', 'A'),
       reduce('D', 'B'),
@@ -130,9 +131,25 @@ function ruleSpecs(config: KitConfig, model: DashboardModel): RuleSpec[] {
     noDataState: 'OK',
   });
   if (model.has(ROLE_TAGS.status)) {
-    specs.push(serverErrorRule('cdnkit-5xx-ratio-product', product, { dashboardUid: DASHBOARD_UIDS.overview, title: '4xx and 5xx per minute' }, 'product'));
+    const overThreshold = `5xx responses above ${a.serverErrorRatio * 100} % of requests`;
     if (model.has(ROLE_TAGS.api)) {
-      specs.push(serverErrorRule('cdnkit-5xx-ratio-api', [...product, ROLE_TAGS.api], { dashboardUid: DASHBOARD_UIDS.productDetail, title: `Errors by ${ROLE_TAGS.api}` }, 'API'));
+      const byApi = [...product, ROLE_TAGS.api];
+      // A burst on one API is that API's alert, not also the product's: the product rule counts
+      // the 5xx of every API but the one with the most (an InfluxQL subquery: sum - max per
+      // product), so it fires when errors are spread across APIs, and pages once for one API.
+      const beyondWorstApi: SelectSpec = {
+        from: windowCount(model, [serverErrors], byApi, w.recent),
+        select: [{ aggregate: { fn: 'sum', field: 'requests' }, minus: { fn: 'max', field: 'requests' }, as: 'requests' }],
+        where: [],
+        groupByTags: product,
+      };
+      const productSummary = `${overThreshold} per product, not counting its API with the most (that one is the per-API rule's)`;
+      specs.push(serverErrorRule('cdnkit-5xx-ratio-product', product, beyondWorstApi, { dashboardUid: DASHBOARD_UIDS.overview, title: '4xx and 5xx per minute' }, 'product', productSummary));
+      const apiPanel = { dashboardUid: DASHBOARD_UIDS.productDetail, title: `Errors by ${ROLE_TAGS.api}` };
+      specs.push(serverErrorRule('cdnkit-5xx-ratio-api', byApi, windowCount(model, [serverErrors], byApi, w.recent), apiPanel, 'API', `${overThreshold} per API`));
+    } else {
+      const productPanel = { dashboardUid: DASHBOARD_UIDS.overview, title: '4xx and 5xx per minute' };
+      specs.push(serverErrorRule('cdnkit-5xx-ratio-product', product, windowCount(model, [serverErrors], product, w.recent), productPanel, 'product', `${overThreshold} per product`));
     }
     specs.push({
       uid: 'cdnkit-error-ratio-baseline',
@@ -188,7 +205,7 @@ function ruleSpecs(config: KitConfig, model: DashboardModel): RuleSpec[] {
       data: [
         influx(
           'A',
-          { measurement: model.measurement, select: [{ aggregate: { fn: 'percentile', field: elapsed.name, percentile: 99 }, as: 'p99' }], where: [], groupByTags: byPop, window: w.recent },
+          { from: model.measurement, select: [{ aggregate: { fn: 'percentile', field: elapsed.name, percentile: 99 }, as: 'p99' }], where: [], groupByTags: byPop, window: w.recent },
           recent,
         ),
         reduce('B', 'A'),

@@ -136,7 +136,7 @@ describe('units', () => {
 describe('query objects', () => {
   it('InfluxQL: assembled from typed parts, with Grafana macros and variables left for Grafana to expand', () => {
     const query = new InfluxQLQueryBuilder({
-      measurement: 'cdnmetrics',
+      from: 'cdnmetrics',
       select: [{ aggregate: { fn: 'percentile', field: 'elapsed_time', percentile: 99 }, as: 'p99' }],
       where: [
         { tag: 'api_name', matches: 'variable', variable: 'api_name' },
