@@ -7,13 +7,11 @@ import type { KitConfig } from '../src/config/schema.js';
 import type { Rule } from '@grafana/grafana-foundation-sdk/alerting';
 import { FOLDER_UID, RULE_GROUP, type AlertResources } from '../grafana/alerts.js';
 import { grafanaResources } from '../grafana/index.js';
-import type { EnvReference, ProvisionedDatasource } from '../grafana/datasources.js';
+import { isEnvReference, type Interpolated, type ProvisionedDatasource } from '../grafana/datasources.js';
 import type { Artifact } from './artifact.js';
 
 /** Where the compose stack mounts the generated dashboards inside the Grafana container. */
 export const DASHBOARDS_PATH = '/var/lib/grafana/dashboards/cdnkit';
-
-type Interpolated = string | EnvReference | (string | EnvReference)[];
 
 /** A literal for an interpolated provisioning value: `$` doubled so Grafana keeps it. */
 export function escapeDollar(text: string): string {
@@ -30,7 +28,7 @@ function provisioningValues(value: unknown): unknown {
   if (typeof value === 'string') return escapeDollar(value);
   if (Array.isArray(value)) return value.map(provisioningValues);
   if (value !== null && typeof value === 'object') {
-    if ('env' in value) return interpolated(value as EnvReference);
+    if (isEnvReference(value)) return interpolated(value);
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, provisioningValues(v)]));
   }
   return value;
@@ -82,10 +80,8 @@ export function alertingDocument(config: KitConfig, alerts: AlertResources): obj
           {
             uid: contactPoint.uid,
             type: contactPoint.type,
-            // The webhook URL is an environment reference already: everything else is literal.
-            settings: Object.fromEntries(
-              Object.entries(contactPoint.settings as Record<string, string>).map(([k, v]) => [k, k === 'url' ? v : escapeDollar(v)]),
-            ),
+            // The webhook URL becomes ${VAR}; every literal `$` is doubled.
+            settings: provisioningValues(contactPoint.settings),
             disableResolveMessage: contactPoint.disableResolveMessage ?? false,
           },
         ],

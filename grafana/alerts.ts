@@ -18,8 +18,8 @@ import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { TypeMathBuilder, TypeReduceBuilder, TypeThresholdBuilder } from '@grafana/grafana-foundation-sdk/expr';
 import type { KitConfig } from '../src/config/schema.js';
 import { DASHBOARD_UIDS, countQuery } from './dashboards/common.js';
-import { DATASOURCE_UIDS, expressionRef } from './datasources.js';
-import { formatDuration, parseDuration } from './durations.js';
+import { DATASOURCE_UIDS, expressionRef, type EnvReference } from './datasources.js';
+import { formatDuration, parseDuration, prometheusDuration } from './durations.js';
 import { ROLE_TAGS, type DashboardModel } from './model.js';
 import { InfluxQLQueryBuilder, type Condition, type SelectSpec } from './queries/influxql.js';
 
@@ -29,6 +29,8 @@ export const CONTACT_POINT = 'cdnkit-slack';
 export const RULE_GROUP = 'cdnkit';
 export const FOLDER_UID = 'cdnkit';
 export const TEMPLATE_NAME = 'cdnkit';
+/** The label every cdnkit rule carries: a notification route matches its alerts by it. */
+export const RULE_MARKER = { name: 'cdnkit', value: 'true' } as const;
 
 export interface AlertResources {
   rules: Rule[];
@@ -108,15 +110,16 @@ function ruleSpecs(config: KitConfig, model: DashboardModel): RuleSpec[] {
   const serverErrors: Condition = { tag: ROLE_TAGS.status, matches: 'regex', regex: '^5' };
   const errors: Condition = { tag: ROLE_TAGS.status, matches: 'regex', regex: model.errorStatusRegex };
   const specs: RuleSpec[] = [];
-  const serverErrorRule = (uid: string, by: string[], panel: RuleSpec['panel'], what: string): RuleSpec => ({
+  /** The 5xx ratio rule; `serverErrorCount` is the numerator's query. */
+  const serverErrorRule = (uid: string, by: string[], serverErrorCount: SelectSpec, panel: RuleSpec['panel'], what: string, summary: string): RuleSpec => ({
     uid,
     title: `5xx ratio per ${what}`,
     severity: 'critical',
-    summary: `5xx responses above ${a.serverErrorRatio * 100} % of requests per ${what} (${a.minRequests} requests or more)`,
+    summary: `${summary} (${a.minRequests} requests or more)`,
     description: `{{ range $k, $v := $labels }}{{ $k }}={{ $v }} {{ end }}: 5xx share {{ humanizePercentage $values.E.Value }} over the last ${a.window}.`,
     panel,
     data: [
-      influx('A', windowCount(model, [serverErrors], by, w.recent), recent),
+      influx('A', serverErrorCount, recent),
       influx('B', windowCount(model, [], by, w.recent), recent),
       reduce('C', 'A'),
       reduce('D', 'B'),
@@ -128,9 +131,25 @@ function ruleSpecs(config: KitConfig, model: DashboardModel): RuleSpec[] {
     noDataState: 'OK',
   });
   if (model.has(ROLE_TAGS.status)) {
-    specs.push(serverErrorRule('cdnkit-5xx-ratio-product', product, { dashboardUid: DASHBOARD_UIDS.overview, title: '4xx and 5xx per minute' }, 'product'));
+    const overThreshold = `5xx responses above ${a.serverErrorRatio * 100} % of requests`;
     if (model.has(ROLE_TAGS.api)) {
-      specs.push(serverErrorRule('cdnkit-5xx-ratio-api', [...product, ROLE_TAGS.api], { dashboardUid: DASHBOARD_UIDS.productDetail, title: `Errors by ${ROLE_TAGS.api}` }, 'API'));
+      const byApi = [...product, ROLE_TAGS.api];
+      // A burst on one API is that API's alert, not also the product's: the product rule counts
+      // the 5xx of every API but the one with the most (an InfluxQL subquery: sum - max per
+      // product), so it fires when errors are spread across APIs, and pages once for one API.
+      const beyondWorstApi: SelectSpec = {
+        from: windowCount(model, [serverErrors], byApi, w.recent),
+        select: [{ aggregate: { fn: 'sum', field: 'requests' }, minus: { fn: 'max', field: 'requests' }, as: 'requests' }],
+        where: [],
+        groupByTags: product,
+      };
+      const productSummary = `${overThreshold} per product, not counting its API with the most (that one is the per-API rule's)`;
+      specs.push(serverErrorRule('cdnkit-5xx-ratio-product', product, beyondWorstApi, { dashboardUid: DASHBOARD_UIDS.overview, title: '4xx and 5xx per minute' }, 'product', productSummary));
+      const apiPanel = { dashboardUid: DASHBOARD_UIDS.productDetail, title: `Errors by ${ROLE_TAGS.api}` };
+      specs.push(serverErrorRule('cdnkit-5xx-ratio-api', byApi, windowCount(model, [serverErrors], byApi, w.recent), apiPanel, 'API', `${overThreshold} per API`));
+    } else {
+      const productPanel = { dashboardUid: DASHBOARD_UIDS.overview, title: '4xx and 5xx per minute' };
+      specs.push(serverErrorRule('cdnkit-5xx-ratio-product', product, windowCount(model, [serverErrors], product, w.recent), productPanel, 'product', `${overThreshold} per product`));
     }
     specs.push({
       uid: 'cdnkit-error-ratio-baseline',
@@ -186,7 +205,7 @@ function ruleSpecs(config: KitConfig, model: DashboardModel): RuleSpec[] {
       data: [
         influx(
           'A',
-          { measurement: model.measurement, select: [{ aggregate: { fn: 'percentile', field: elapsed.name, percentile: 99 }, as: 'p99' }], where: [], groupByTags: byPop, window: w.recent },
+          { from: model.measurement, select: [{ aggregate: { fn: 'percentile', field: elapsed.name, percentile: 99 }, as: 'p99' }], where: [], groupByTags: byPop, window: w.recent },
           recent,
         ),
         reduce('B', 'A'),
@@ -229,9 +248,10 @@ export function alertResources(config: KitConfig, model: DashboardModel, dashboa
       .condition(spec.condition)
       .noDataState(spec.noDataState)
       .execErrState('Error')
-      .forDuration(a.for)
+      // Grafana answers `for` in Prometheus' canonical form (120s -> 2m): written so, it compares equal.
+      .forDuration(prometheusDuration(parseDuration(a.for)))
       .isPaused(false)
-      .labels({ severity: SEVERITY[spec.severity], cdnkit: 'true' })
+      .labels({ severity: SEVERITY[spec.severity], [RULE_MARKER.name]: RULE_MARKER.value })
       .annotations({
         summary: spec.summary,
         description: spec.description,
@@ -241,8 +261,10 @@ export function alertResources(config: KitConfig, model: DashboardModel, dashboa
       })
       .build(),
   );
-  const slack: Record<string, string> = {
-    url: `\${${config.grafana.slack.webhookUrlEnv}}`,
+  // The webhook URL is a secret: only ever an environment reference in the model. The provisioning
+  // file writes it as ${VAR}; `grafana push` reads the variable when it sends the contact point.
+  const slack: Record<string, string | EnvReference> = {
+    url: { env: config.grafana.slack.webhookUrlEnv },
     title: '{{ template "cdnkit.slack.title" . }}',
     text: '{{ template "cdnkit.slack.text" . }}',
   };

@@ -26,6 +26,12 @@ export interface EnvReference {
   env: string;
 }
 
+/** A value with environment references in it: Token ${CDNKIT_INFLUX_TOKEN} is ['Token ', { env }]. */
+export type Interpolated = string | EnvReference | (string | EnvReference)[];
+
+export const isEnvReference = (value: unknown): value is EnvReference =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 1 && typeof (value as EnvReference).env === 'string';
+
 /** One entry of a datasource provisioning file, as Grafana documents it. */
 export interface ProvisionedDatasource {
   name: string;
@@ -38,7 +44,7 @@ export interface ProvisionedDatasource {
   basicAuth?: boolean;
   basicAuthUser?: string | EnvReference;
   jsonData: Record<string, string | number | boolean>;
-  secureJsonData?: Record<string, string | EnvReference | (string | EnvReference)[]>;
+  secureJsonData?: Record<string, Interpolated>;
 }
 
 export function datasources(config: KitConfig): ProvisionedDatasource[] {

@@ -19,8 +19,8 @@ export const ROLE_TAGS = {
   pop: 'pop',
 } as const;
 
-/** Grafana units of the reference metric fields; a custom field without one is unit-less ("none"). */
-const FIELD_UNITS: Record<string, string> = { elapsed_time: 'ms', time_to_first_byte: 's' };
+/** Units of the reference metric fields when the config gives none; other fields are unit-less ("none"). */
+const DEFAULT_UNITS: Record<string, string> = { elapsed_time: 'ms', time_to_first_byte: 's' };
 
 export interface MetricField {
   name: string;
@@ -54,7 +54,7 @@ export function dashboardModel(config: KitConfig): DashboardModel {
     product: config.product,
     measurement: config.metrics.measurement,
     tags,
-    timings: numeric.map((f) => ({ name: f.name, unit: FIELD_UNITS[f.name] ?? 'none', description: f.description ?? f.name })),
+    timings: numeric.map((f) => ({ name: f.name, unit: f.unit ?? DEFAULT_UNITS[f.name] ?? 'none', description: f.description ?? f.name })),
     countField: first.name,
     errorStatusRegex: statusAtLeastRegex(config.errors.minStatus),
     has: (tag) => tags.includes(tag),

@@ -48,7 +48,7 @@ export interface CountSpec {
 /** Requests counted per time bucket: one point per request, so a count of the count field. */
 export function countQuery(model: DashboardModel, spec: CountSpec): SelectSpec {
   return {
-    measurement: model.measurement,
+    from: model.measurement,
     select: [{ aggregate: { fn: 'count', field: model.countField }, as: 'requests' }],
     where: [...spec.filter, ...(spec.where ?? [])],
     timeBucket: spec.bucket ?? '1m',
@@ -59,7 +59,7 @@ export function countQuery(model: DashboardModel, spec: CountSpec): SelectSpec {
 
 export function percentileQuery(model: DashboardModel, field: string, filter: Condition[], groupByTags: string[]): SelectSpec {
   return {
-    measurement: model.measurement,
+    from: model.measurement,
     select: [
       { aggregate: { fn: 'percentile', field, percentile: 95 }, as: 'p95' },
       { aggregate: { fn: 'percentile', field, percentile: 99 }, as: 'p99' },

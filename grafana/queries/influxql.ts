@@ -57,9 +57,10 @@ function aggregate(a: Aggregate): string {
 }
 
 export interface SelectSpec {
-  measurement: string;
-  /** Each becomes one column: `SELECT <aggregate> AS <alias>`. */
-  select: { aggregate: Aggregate; as: string }[];
+  /** A measurement, or a subquery (whose own WHERE bounds the time: the outer query adds none). */
+  from: string | SelectSpec;
+  /** Each becomes one column: `SELECT <aggregate> [- <minus>] AS <alias>`. */
+  select: { aggregate: Aggregate; minus?: Aggregate; as: string }[];
   where: Condition[];
   /** GROUP BY time(<interval>): $__interval on panels; a fixed duration in alert rules. */
   timeBucket?: string;
@@ -74,15 +75,19 @@ export interface SelectSpec {
 }
 
 export function influxqlStatement(spec: SelectSpec): string {
-  const columns = spec.select.map((s) => `${aggregate(s.aggregate)} AS ${identifier(s.as)}`).join(', ');
+  const columns = spec.select.map((s) => `${aggregate(s.aggregate)}${s.minus ? ` - ${aggregate(s.minus)}` : ''} AS ${identifier(s.as)}`).join(', ');
   const time = spec.window
-    ? `time >= now() - ${spec.window.from}${spec.window.to ? ` AND time < now() - ${spec.window.to}` : ''}`
-    : '$timeFilter';
-  const where = [time, ...spec.where.map(condition)].join(' AND ');
+    ? [`time >= now() - ${spec.window.from}${spec.window.to ? ` AND time < now() - ${spec.window.to}` : ''}`]
+    : typeof spec.from === 'string'
+      ? ['$timeFilter']
+      : [];
+  const conditions = [...time, ...spec.where.map(condition)];
+  const where = conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '';
   const groups = [...(spec.timeBucket ? [`time(${spec.timeBucket})`] : []), ...spec.groupByTags.map(identifier)];
   const groupBy = groups.length > 0 ? ` GROUP BY ${groups.join(', ')}` : '';
   const fill = spec.timeBucket && spec.fill ? ` fill(${spec.fill})` : '';
-  return `SELECT ${columns} FROM ${identifier(spec.measurement)} WHERE ${where}${groupBy}${fill}`;
+  const from = typeof spec.from === 'string' ? identifier(spec.from) : `(${influxqlStatement(spec.from)})`;
+  return `SELECT ${columns} FROM ${from}${where}${groupBy}${fill}`;
 }
 
 export class InfluxQLQueryBuilder implements Builder<InfluxQLQuery> {

@@ -58,10 +58,10 @@ async function sinkFor(kind: BridgeKind, config: KitConfig): Promise<Sink> {
 export async function startBridge(kind: BridgeKind, config: KitConfig): Promise<RunningBridge> {
   const settings = config.bridges[kind];
   const log = bridgeLogger(kind);
-  const metrics = bridgeMetrics(kind);
   const kafka = kafkaConnection((env(BRIDGE_ENV.brokers) ?? config.kafka.brokers.join(',')).split(',').map((b) => b.trim()), config.kafka);
   await checkKafkaAccepts(kafka, config.kafka);
   const sink = await sinkFor(kind, config);
+  const metrics = bridgeMetrics(kind, sink.deadLetterKinds);
   const runner: Runner = createRunner({
     bridge: kind,
     kafka,

@@ -2,7 +2,7 @@
 // receiver's envelope when a sink took it out: Rejected.value), with the reason and where it came
 // from in headers — so it can be read, fixed and replayed.
 import type { Producer } from 'kafkajs';
-import type { Rejected } from './sink.js';
+import type { Rejected, ResponseRule } from './sink.js';
 
 export const DEAD_LETTER_HEADERS = {
   reason: 'cdnkit-reason',
@@ -15,6 +15,12 @@ export const DEAD_LETTER_HEADERS = {
 /** The kind of a reason, for a metric label: the text up to the first colon. */
 export function reasonKind(reason: string): string {
   return reason.split(':', 1)[0]!.trim().slice(0, 60);
+}
+
+/** The reason kinds of a sink: those of its response table's dead-letter rows, and its own. */
+export function deadLetterKinds(table: readonly ResponseRule[], own: readonly string[]): string[] {
+  const fromTable = table.filter((r) => r.verdict === 'dead-letter' || r.verdict === 'split').map((r) => reasonKind(r.meaning));
+  return [...new Set([...own, ...fromTable])];
 }
 
 export async function deadLetter(producer: Producer, topic: string, bridge: string, rejected: Rejected[]): Promise<void> {

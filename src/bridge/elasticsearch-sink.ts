@@ -6,6 +6,7 @@ import { Client, errors } from '@elastic/elasticsearch';
 import type { KitConfig } from '../config/schema.js';
 import { fieldViews, logKeyOf } from '../config/model.js';
 import { unwrapLine } from '../ingest/unwrap.js';
+import { deadLetterKinds } from './dead-letter.js';
 import {
   combine,
   NO_ANSWER,
@@ -97,14 +98,17 @@ function isLogstashParseFailure(doc: Record<string, unknown>): doc is { message:
 }
 
 /** The JSON object a line holds, inside whatever envelope it came in; else why not. */
+/** The kind of reason of a line that is not a JSON object. */
+const INVALID_JSON = 'invalid JSON';
+
 function parseObject(line: string): Record<string, unknown> | string {
   let document: unknown;
   try {
     document = JSON.parse(unwrapLine(line).payload);
   } catch (error) {
-    return `invalid JSON: ${(error as Error).message}`;
+    return `${INVALID_JSON}: ${(error as Error).message}`;
   }
-  if (document === null || typeof document !== 'object' || Array.isArray(document)) return 'invalid JSON: the line is not a JSON object';
+  if (document === null || typeof document !== 'object' || Array.isArray(document)) return `${INVALID_JSON}: the line is not a JSON object`;
   return document as Record<string, unknown>;
 }
 
@@ -187,6 +191,7 @@ export function elasticsearchSink(config: KitConfig, options: ElasticsearchSinkO
 
   return {
     name: 'elasticsearch',
+    deadLetterKinds: deadLetterKinds(ELASTICSEARCH_RESPONSES, [INVALID_JSON]),
     async write(records) {
       const prepared: Prepared[] = [];
       const rejected: Rejected[] = [];

@@ -7,6 +7,7 @@
 import { HttpError, InfluxDB } from '@influxdata/influxdb-client';
 import { checkLine } from '../ilp/line-protocol.js';
 import { unwrapLine } from '../ingest/unwrap.js';
+import { deadLetterKinds } from './dead-letter.js';
 import {
   combine,
   NO_ANSWER,
@@ -37,6 +38,10 @@ export const INFLUX_RESPONSES: readonly ResponseRule[] = [
   // A redirect, a proxy's 405: the URL is wrong, not the data.
   { verdict: 'hold', meaning: 'an answer the bridge does not expect from InfluxDB: check the URL' },
 ];
+
+/** The kinds of reason the sink gives lines it refuses before InfluxDB sees them. */
+const NOT_A_POINT = 'not a point';
+const INVALID_LINE = 'invalid line protocol';
 
 export interface InfluxSinkOptions {
   url: string;
@@ -81,6 +86,7 @@ export function influxSink(options: InfluxSinkOptions): Sink {
 
   return {
     name: 'influxdb',
+    deadLetterKinds: deadLetterKinds(INFLUX_RESPONSES, [NOT_A_POINT, INVALID_LINE]),
     async write(records) {
       const valid: Prepared[] = [];
       const rejected: WriteOutcome['rejected'] = [];
@@ -90,13 +96,13 @@ export function influxSink(options: InfluxSinkOptions): Sink {
         // nothing. Counted as written, it would make written_lines_total more than InfluxDB holds;
         // dead-lettered, it is counted under its own reason and kept for whoever sent it.
         if (COMMENT.test(line)) {
-          rejected.push({ record, reason: 'not a point: a comment line, which InfluxDB ignores' });
+          rejected.push({ record, reason: `${NOT_A_POINT}: a comment line, which InfluxDB ignores` });
           continue;
         }
         try {
           valid.push({ record, line: checkLine(line).timestamped ? line : `${line.trimEnd()} ${timestampFor(record)}` });
         } catch (error) {
-          rejected.push({ record, reason: `invalid line protocol: ${(error as Error).message}` });
+          rejected.push({ record, reason: `${INVALID_LINE}: ${(error as Error).message}` });
         }
       }
       return combine({ rejected, retry: [] }, await send(valid));

@@ -51,6 +51,11 @@ export interface WriteOutcome {
 
 export interface Sink {
   readonly name: string;
+  /**
+   * Every kind of reason (dead-letter.ts reasonKind) its dead letters can have: the bridge counts
+   * each from 0 at start, so rate() sees the first dead letter of a kind as an increase.
+   */
+  readonly deadLetterKinds: readonly string[];
   /** Writes the records, in order; resolves once the sink acknowledged every one it accepted. */
   write(records: SourceRecord[]): Promise<WriteOutcome>;
   /** A cheap request that shows whether the sink answers, for /readyz. */

@@ -19,11 +19,16 @@ export interface BridgeMetrics {
   writesInFlight: Gauge;
 }
 
-export function bridgeMetrics(bridge: string): BridgeMetrics {
+/**
+ * The bridge's metrics. `deadLetterKinds` (the sink's) are counted from 0: a labelled counter is
+ * otherwise born at its first increment, and rate() over a series that starts at 1 sees no increase,
+ * so the first dead letter of a kind would never show on the pipeline-health dashboard.
+ */
+export function bridgeMetrics(bridge: string, deadLetterKinds: readonly string[] = []): BridgeMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ bridge });
   collectDefaultMetrics({ register: registry });
-  return {
+  const metrics: BridgeMetrics = {
     registry,
     consumed: new Counter({ name: 'cdnkit_bridge_consumed_lines_total', help: 'Lines read from Kafka', registers: [registry] }),
     written: new Counter({ name: 'cdnkit_bridge_written_lines_total', help: 'Lines the sink acknowledged', registers: [registry] }),
@@ -62,6 +67,8 @@ export function bridgeMetrics(bridge: string): BridgeMetrics {
       registers: [registry],
     }),
   };
+  for (const reason of deadLetterKinds) metrics.deadLettered.inc({ reason }, 0);
+  return metrics;
 }
 
 export function bridgeLogger(bridge: string): Logger {

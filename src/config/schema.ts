@@ -2,6 +2,7 @@
 // reads this typed object, so a field declared here cannot disagree between artifacts.
 // Descriptions become the published JSON Schema's, which editors show on hover.
 import { z } from 'zod';
+import { GRAFANA_UNITS } from './grafana-units.js';
 
 /** Names that travel into VCL, JSON keys, ILP keys and Elasticsearch fields must be safe in all four. */
 const NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
@@ -123,6 +124,12 @@ export const fieldSchema = z
       .default(false)
       .describe('Silence the warning for a tag whose values are practically unbounded (client IP, URL)'),
     description: z.string().optional(),
+    unit: z
+      .enum(GRAFANA_UNITS)
+      .optional()
+      .describe(
+        'The Grafana unit of a numeric metric field, on the axes of its panels (ms, s, bytes...); without it, elapsed_time is ms, time_to_first_byte s, and other fields unit-less',
+      ),
     simulate: simulateHintSchema.optional(),
   })
   .describe('One piece of CDN log data, declared once');

@@ -1,6 +1,7 @@
 // The generated alert rules, evaluated by the check (grafana/check/alerts.ts) as Grafana's ruler
 // would, against the real InfluxDB loaded with 70 simulated minutes ending now: steady traffic
-// fires nothing; a 5xx burst on one API fires that API's instance of the 5xx rule and no other; a
+// fires nothing; a 5xx burst on one API fires that API's instance of the 5xx rule and no other (not
+// the product's, which counts 5xx beyond the worst API); 5xx on every API fire the product's; a
 // traffic drop and a latency spike at one POP trip their rules; an empty bucket trips "no data".
 // The scenarios cover the last minutes only, so the baseline rules fire only if they compare the
 // recent window with the hour before it.
@@ -58,10 +59,12 @@ describe('alert rules on simulated traffic', () => {
     expect(result['cdnkit-p99-elapsed']!.instances.length).toBe(13);
   });
 
-  it("a 5xx burst on one API fires that API's 5xx-ratio instance and no other API's", { timeout: 120_000 }, async () => {
+  it("a 5xx burst on one API fires that API's 5xx-ratio rule and no other: not another API's, not the product's", { timeout: 120_000 }, async () => {
     const result = await evaluate('burst', [{ type: 'errors', api: 'checkout', share: 0.5, ...RECENT }]);
     expect(firing(result['cdnkit-5xx-ratio-api'])).toEqual([{ product: 'api', api_name: 'checkout' }]);
     expect(result['cdnkit-5xx-ratio-api']!.instances.length).toBeGreaterThan(1);
+    // The product rule judged the product and found the 5xx beyond checkout below the threshold.
+    expect(result['cdnkit-5xx-ratio-product']!.instances.map((i) => [i.labels, i.firing])).toEqual([[{ product: 'api' }, false]]);
     expect(result['cdnkit-traffic-drop']!.state).toBe('normal');
     expect(result['cdnkit-p99-elapsed']!.state).toBe('normal');
     expect(result['cdnkit-no-data']!.state).toBe('normal');
@@ -71,6 +74,9 @@ describe('alert rules on simulated traffic', () => {
     const result = await evaluate('errors', [{ type: 'errors', share: 0.3, ...RECENT }]);
     const baseline = result['cdnkit-error-ratio-baseline']!;
     expect(firing(baseline)).toEqual([{ product: 'api' }]);
+    // 5xx spread across APIs is the product's alert: beyond its worst API, the share is still high.
+    expect(firing(result['cdnkit-5xx-ratio-product'])).toEqual([{ product: 'api' }]);
+    expect(result['cdnkit-5xx-ratio-product']!.instances[0]!.value).toBeGreaterThan(0.1);
     expect(baseline.instances[0]!.value).toBeGreaterThan(3);
     expect(result['cdnkit-traffic-drop']!.state).toBe('normal');
   });

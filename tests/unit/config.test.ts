@@ -86,6 +86,11 @@ describe('kit config', () => {
       line: 7, key: 'fields[1].name', says: 'reserved by InfluxDB',
     },
     {
+      why: 'a unit Grafana does not know',
+      text: minimal(GOOD_FIELDS.replace('    varnish: { ncsa: "%D" }\n', '    varnish: { ncsa: "%D" }\n    unit: millis\n')),
+      line: 12, key: 'fields[1].unit', says: '"ms", "s", "m", "h", "d"',
+    },
+    {
       why: 'an invalid measurement name',
       text: minimal(GOOD_FIELDS, 'metrics:\n  measurement: "cdn metrics"\n'),
       line: 3, key: 'metrics.measurement', says: 'must start with a letter',

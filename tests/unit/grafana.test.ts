@@ -113,10 +113,30 @@ describe('dashboards', () => {
   });
 });
 
+describe('units', () => {
+  const unitOf = (config: ReturnType<typeof kit>, title: string) =>
+    (dashboards(config).find((d) => d.uid === 'cdnkit-overview')!.panels!.find((p) => (p as { title: string }).title === title) as { fieldConfig: { defaults: { unit: string } } }).fieldConfig.defaults.unit;
+
+  it("come from a field's unit in the config, the reference names giving only the default", () => {
+    expect(unitOf(kit(), 'elapsed_time p95 and p99')).toBe('ms');
+    expect(unitOf(kit(), 'time_to_first_byte p95 and p99')).toBe('s');
+    const config = kit({
+      fields: [
+        ...referenceFields.map((f) => (f.name === 'elapsed_time' ? { ...f, unit: 's' as const } : f)),
+        { name: 'body_size', type: 'integer', roles: ['field'], unit: 'decbytes', fastly: 'resp.body_bytes_written', varnish: { ncsa: '%b' } },
+        { name: 'queue_ms', type: 'integer', roles: ['field'], fastly: 'req.http.Queue-Ms', varnish: 'req.http.Queue-Ms' },
+      ],
+    });
+    expect(unitOf(config, 'elapsed_time p95 and p99')).toBe('s');
+    expect(unitOf(config, 'body_size p95 and p99')).toBe('decbytes');
+    expect(unitOf(config, 'queue_ms p95 and p99')).toBe('none');
+  });
+});
+
 describe('query objects', () => {
   it('InfluxQL: assembled from typed parts, with Grafana macros and variables left for Grafana to expand', () => {
     const query = new InfluxQLQueryBuilder({
-      measurement: 'cdnmetrics',
+      from: 'cdnmetrics',
       select: [{ aggregate: { fn: 'percentile', field: 'elapsed_time', percentile: 99 }, as: 'p99' }],
       where: [
         { tag: 'api_name', matches: 'variable', variable: 'api_name' },

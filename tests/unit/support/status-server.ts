@@ -2,7 +2,7 @@
 // sink's response table row by row (Telegraf tests its outputs the same way). The real servers
 // are tested in tests/integration; this one answers what they cannot be made to (a 413 for one
 // line, a proxy's 408, a 401 from a secured cluster).
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 
@@ -18,6 +18,8 @@ export interface Request {
   url: string;
   /** Decoded (gunzip'd when sent gzip'd). */
   body: string;
+  /** Lower-cased names, as Node gives them. */
+  headers: IncomingHttpHeaders;
 }
 
 /** How to answer a request; `'drop'` closes the connection without an answer. */
@@ -37,7 +39,7 @@ export async function statusServer(respond: Responder): Promise<StatusServer> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const raw = Buffer.concat(chunks);
-    const request = { method: req.method ?? '', url: req.url ?? '', body: (req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString('utf8') };
+    const request = { method: req.method ?? '', url: req.url ?? '', body: (req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString('utf8'), headers: req.headers };
     requests.push(request);
     const reply = respond(request);
     if (reply === 'drop') {
