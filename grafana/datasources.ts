@@ -16,8 +16,6 @@ export const prometheusRef: DataSourceRef = { type: 'prometheus', uid: DATASOURC
 /** Grafana's server-side expressions (math, reduce, threshold). */
 export const expressionRef: DataSourceRef = { type: '__expr__', uid: '__expr__' };
 
-/** Where the compose stack's Prometheus scrapes the bridges' /metrics. */
-export const PROMETHEUS_URL = 'http://prometheus:9090';
 /** The field the Elasticsearch sink writes every document's event time to. */
 export const ES_TIME_FIELD = '@timestamp';
 
@@ -84,7 +82,7 @@ export function datasources(config: KitConfig): ProvisionedDatasource[] {
       uid: DATASOURCE_UIDS.prometheus,
       type: 'prometheus',
       access: 'proxy',
-      url: PROMETHEUS_URL,
+      url: config.grafana.prometheusUrl,
       isDefault: false,
       editable: true,
       jsonData: { httpMethod: 'POST', timeInterval: '15s' },

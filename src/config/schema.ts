@@ -335,6 +335,10 @@ export const kitConfigSchema = z
         url: z.url().default('http://grafana:3000'),
         folder: z.string().min(1).default('CDN'),
         tokenEnv: z.string().default('CDNKIT_GRAFANA_TOKEN'),
+        prometheusUrl: z
+          .url()
+          .default('http://prometheus:9090')
+          .describe("Where Grafana reaches the Prometheus that scrapes the bridges' /metrics (its datasource URL)"),
         slack: z
           .strictObject({
             webhookUrlEnv: z.string().default('CDNKIT_SLACK_WEBHOOK_URL'),

@@ -44,6 +44,13 @@ describe('datasource provisioning', () => {
     for (const d of datasourcesFile().datasources) expect(String(d.url).length).toBeLessThanOrEqual(255);
   });
 
+  it("points each datasource where the config says: the sinks' urls, and grafana.prometheusUrl (the compose stack's by default)", () => {
+    const { sinks } = kit();
+    expect(datasourcesFile().datasources.map((d) => d.url)).toEqual([sinks.influxdb.url, sinks.elasticsearch.url, 'http://prometheus:9090']);
+    const moved = datasourcesFile(kit({ grafana: { prometheusUrl: 'https://prom.example.net:9443' } })).datasources;
+    expect(moved[2]!.url).toBe('https://prom.example.net:9443');
+  });
+
   it('queries InfluxDB with InfluxQL against the bucket (its DBRP database), Elasticsearch by index pattern and time field', () => {
     const [influx, es] = datasourcesFile(kit({ sinks: { influxdb: { bucket: 'edge' }, elasticsearch: { indexPrefix: 'errs' } } })).datasources;
     expect(influx!.jsonData).toMatchObject({ version: 'InfluxQL', dbName: 'edge' });
