@@ -3,11 +3,12 @@
 // template; `byType` either picks a branch (plain) or writes it as a Go-template conditional
 // (consul-template), so a rendering of the .ctmpl equals the plain file byte for byte.
 import { securityProtocol } from '../src/config/model.js';
-import type { KitConfig } from '../src/config/schema.js';
+import { LOG_TYPES, type KitConfig, type LogType, type TenantsConfig } from '../src/config/schema.js';
+import { NOT_SUBSCRIBED, tenantRoutes, tenantTableFile } from '../src/tenants/names.js';
 import type { Artifact } from './artifact.js';
 import { generatedBanner, registerHelper, render } from './render.js';
 
-export type LogType = 'logs' | 'metrics';
+export type { LogType };
 
 /** The environment variable the consul-template file reads, as in the reference. */
 export const LOG_TYPE_ENV = 'CDN_LOG_TYPE';
@@ -49,8 +50,23 @@ function kafkaSecurity({ kafka: { tls, sasl } }: KitConfig): { key: string; valu
   return settings.map(([key, value]) => ({ key, value }));
 }
 
+/** How often Logstash re-reads a tenant table (translate's refresh_interval), so a new tenant needs no restart. */
+const TABLE_REFRESH_SECONDS = 60;
+
 function context(config: KitConfig, logType: LogType | undefined) {
-  return { ...config, logType, brokers: config.kafka.brokers.join(','), kafkaSecurity: kafkaSecurity(config), banner: generatedBanner('#') };
+  const tenants = config.tenants && config.tenants.list.length > 0 ? config.tenants : undefined;
+  const tenancy = tenants && {
+    quarantine: tenants.quarantine.name,
+    notSubscribed: NOT_SUBSCRIBED,
+    refreshSeconds: TABLE_REFRESH_SECONDS,
+    tables: Object.fromEntries(LOG_TYPES.map((type) => [type, `${tenants.tablesDir}/${tenantTableFile('logstash', type)}`])),
+  };
+  return { ...config, logType, tenancy, brokers: config.kafka.brokers.join(','), kafkaSecurity: kafkaSecurity(config), banner: generatedBanner('#') };
+}
+
+/** translate's dictionary: tenant id -> topic, from the same routes as rsyslog's lookup table. */
+export function logstashTenantDictionary(tenants: TenantsConfig, type: LogType): string {
+  return `${JSON.stringify(Object.fromEntries(tenantRoutes(tenants, type)), null, 1)}\n`;
 }
 
 export function logstashPipeline(config: KitConfig, logType: LogType): string {
@@ -66,21 +82,30 @@ export function logstashConsulTemplate(config: KitConfig): string {
 }
 
 export function generateLogstash(config: KitConfig): Artifact[] {
+  const tenants = config.tenants && config.tenants.list.length > 0 ? config.tenants : undefined;
+  const destination = (type: LogType) => (tenants ? `each tenant's ${type} topic by the table below, unknown ids -> ${tenants.quarantine.name}` : `Kafka ${config.kafka.topics[type].name}`);
   return [
     {
       path: `receivers/logstash/${config.kafka.topics.logs.name}.conf`,
       content: logstashPipeline(config, 'logs'),
-      description: `Logstash pipeline: error-log JSON on TCP ${config.receivers.logsPort} -> Kafka ${config.kafka.topics.logs.name}`,
+      description: `Logstash pipeline: error-log JSON on TCP ${config.receivers.logsPort} -> ${destination('logs')}`,
     },
     {
       path: `receivers/logstash/${config.kafka.topics.metrics.name}.conf`,
       content: logstashPipeline(config, 'metrics'),
-      description: `Logstash pipeline: ILP lines on TCP ${config.receivers.metricsPort} -> Kafka ${config.kafka.topics.metrics.name}`,
+      description: `Logstash pipeline: ILP lines on TCP ${config.receivers.metricsPort} -> ${destination('metrics')}`,
     },
     {
       path: 'receivers/logstash/cdn-receiver.conf.ctmpl',
       content: logstashConsulTemplate(config),
       description: `both pipelines as one consul-template file; ${LOG_TYPE_ENV}=logs|metrics picks the type`,
     },
+    ...(tenants
+      ? LOG_TYPES.map((type) => ({
+          path: `receivers/logstash/${tenantTableFile('logstash', type)}`,
+          content: logstashTenantDictionary(tenants, type),
+          description: `Logstash translate dictionary, tenant id -> ${type} topic; install in ${tenants.tablesDir} (re-read every ${TABLE_REFRESH_SECONDS} s)`,
+        }))
+      : []),
   ];
 }

@@ -1,7 +1,7 @@
 // rsyslog receiver: imtcp → omkafka, one listening port and ruleset per log type.
 import { securityProtocol } from '../src/config/model.js';
-import type { KitConfig, LogType } from '../src/config/schema.js';
-import { tenantTopic } from '../src/tenants/names.js';
+import { LOG_TYPES, type KitConfig, type LogType, type TenantsConfig } from '../src/config/schema.js';
+import { NOT_SUBSCRIBED, tenantRoutes, tenantTableFile, tenantTopic } from '../src/tenants/names.js';
 import type { Artifact } from './artifact.js';
 import { generatedBanner, registerHelper, render } from './render.js';
 
@@ -43,25 +43,18 @@ function securityParams({ kafka: { tls, sasl } }: KitConfig): string[] {
   return params;
 }
 
+/** Above rsyslog's default of 50 open topics: one per tenant and type, so a busy edge does not keep reopening them. */
+function dynaTopicCacheSize(tenants: number): number {
+  return Math.max(1000, 2 * tenants);
+}
+
 export function rsyslogConfig(config: KitConfig): string {
   const quoteList = (items: string[]) => items.map((i) => JSON.stringify(i)).join(', ');
   const acks = config.kafka.producer.acks === 'all' ? '-1' : config.kafka.producer.acks;
   const tenancy = config.tenants && config.tenants.list.length > 0 ? config.tenants : undefined;
-  const quoted = (ids: string[]) => ids.map((id) => JSON.stringify(id)).join(', ');
-  /** Which first words route this stream, and where; rsyslog compares against the whole list (any match). */
-  const tenantsOf = (type: LogType) => {
-    if (!tenancy) return false;
-    const known = tenancy.list.filter((t) => t.logTypes.includes(type)).map((t) => t.id);
-    const others = tenancy.list.filter((t) => !t.logTypes.includes(type)).map((t) => t.id);
-    return {
-      known: known.length > 0 ? quoted(known) : false,
-      others: others.length > 0 ? quoted(others) : false,
-      topicTemplate: tenantTopic(tenancy, '%$.tenant%', type),
-    };
-  };
   const stream = (type: LogType, port: number, description: string) => ({
     description,
-    tenants: tenantsOf(type),
+    tenants: tenancy ? { table: `cdnkit_${type}_tenants`, file: `${tenancy.tablesDir}/${tenantTableFile('rsyslog', type)}` } : false,
     port,
     ruleset: `cdnkit_${type}`,
     topic: config.kafka.topics[type].name,
@@ -71,7 +64,7 @@ export function rsyslogConfig(config: KitConfig): string {
   });
   return render('rsyslog/cdnkit.conf.hbs', {
     ...config,
-    tenancy: tenancy ? { quarantine: tenancy.quarantine.name } : false,
+    tenancy: tenancy ? { quarantine: tenancy.quarantine.name, notSubscribed: NOT_SUBSCRIBED, topicCacheSize: dynaTopicCacheSize(tenancy.list.length) } : false,
     // librdkafka before 2.6.1 repeats the client nonce in its SCRAM proof, which Kafka 4 checks
     // strictly (librdkafka#4895): measured here with Debian 12's 2.0.2, refused at authentication.
     scramNote: config.kafka.sasl?.mechanism.startsWith('SCRAM')
@@ -86,12 +79,28 @@ export function rsyslogConfig(config: KitConfig): string {
   });
 }
 
+/** rsyslog's lookup table (type string): tenant id -> topic; an id not in it looks up as "". */
+export function rsyslogTenantTable(tenants: TenantsConfig, type: LogType): string {
+  const table = tenantRoutes(tenants, type).map(([index, value]) => ({ index, value }));
+  return `${JSON.stringify({ version: 1, nomatch: '', type: 'string', table }, null, 1)}\n`;
+}
+
 export function generateRsyslog(config: KitConfig): Artifact[] {
+  const tenants = config.tenants && config.tenants.list.length > 0 ? config.tenants : undefined;
   return [
     {
       path: 'receivers/rsyslog/cdnkit.conf',
       content: rsyslogConfig(config),
-      description: `rsyslog: TCP ${config.receivers.logsPort} -> ${config.kafka.topics.logs.name}, TCP ${config.receivers.metricsPort} -> ${config.kafka.topics.metrics.name} (imtcp -> omkafka)`,
+      description: tenants
+        ? `rsyslog: TCP ${config.receivers.logsPort} (logs) and ${config.receivers.metricsPort} (metrics) -> each tenant's topic by the tables below, unknown ids -> ${tenants.quarantine.name} (imtcp -> omkafka)`
+        : `rsyslog: TCP ${config.receivers.logsPort} -> ${config.kafka.topics.logs.name}, TCP ${config.receivers.metricsPort} -> ${config.kafka.topics.metrics.name} (imtcp -> omkafka)`,
     },
+    ...(tenants
+      ? LOG_TYPES.map((type) => ({
+          path: `receivers/rsyslog/${tenantTableFile('rsyslog', type)}`,
+          content: rsyslogTenantTable(tenants, type),
+          description: `rsyslog lookup table, tenant id -> ${type} topic; install in ${tenants.tablesDir}, then SIGHUP rsyslogd to reload it`,
+        }))
+      : []),
   ];
 }

@@ -73,7 +73,8 @@ program
 Writes (depending on cdn.flavours), and lists in <dir>/README.md:
   fastly/       the vcl_log snippet for a Fastly service (errors as JSON, every request as ILP)
   varnish/      VCL and varnishncsa formats for a Varnish edge
-  receivers/    Logstash pipelines (plain and consul-template) and an rsyslog config: syslog -> Kafka
+  receivers/    Logstash pipelines (plain and consul-template) and an rsyslog config: syslog -> Kafka;
+                with tenants, their tenant tables too (install them in tenants.tablesDir)
   elasticsearch/ the composable index template for the error logs
 The output is deterministic: the same config always gives the same bytes, so it can be committed
 and reviewed, and --check can guard it in CI: it reports files missing, out of date, not generated

@@ -230,6 +230,11 @@ const tenantsSchema = z
       .min(1)
       .optional()
       .describe('PEM of the CA that signed the brokers\' certificates: bundles then use SASL_SSL and carry this file; without it, SASL_PLAINTEXT'),
+    tablesDir: z
+      .string()
+      .regex(/^\/[^"'\\\s]*$/, 'an absolute path without quotes, backslashes or spaces')
+      .default('/etc/cdnkit/tenants')
+      .describe("Folder on the receiver hosts holding the generated tenant tables (receivers/*/<receiver>-tenants-<type>.json): adding a tenant changes only them"),
     list: z.array(tenantSchema).default([]).describe('The tenants'),
   })
   .describe('Serving many customers: per-tenant topics, SCRAM users and ACLs, routing at the edge (cdnkit tenants --help)');

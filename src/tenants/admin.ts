@@ -1,12 +1,13 @@
-// `cdnkit tenants add/remove/list`: a tenant's topics (Admin API), SCRAM user (ConfigCommand, see
-// scram.ts) and ACLs (Admin API). Each step compares what is there with what should be and changes
-// only the difference, so running `add` again changes nothing and says so.
+// `cdnkit tenants add/remove/list`: a tenant's topics (Admin API; a changed retention through
+// ConfigCommand), SCRAM user (ConfigCommand, see config-command.ts) and ACLs (Admin API). Each step
+// compares what is there with what should be and changes only the difference, so running `add`
+// again changes nothing and says so.
 import { randomBytes } from 'node:crypto';
 import kafkajs, { type Admin, type AclEntry } from 'kafkajs';
 import type { KitConfig, LogType, Tenant, TenantsConfig } from '../config/schema.js';
 import { LOG_TYPES } from '../config/schema.js';
 import { tenantNames, tenantTopic } from './names.js';
-import { deleteScramCredential, hasScramCredential, setScramCredential, type ConfigCommand } from './scram.js';
+import { deleteScramCredential, hasScramCredential, setScramCredential, setTopicConfig, type ConfigCommand } from './config-command.js';
 
 const { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ResourcePatternTypes } = kafkajs;
 
@@ -93,8 +94,8 @@ export async function addTenant({ admin, configCommand }: TenantAdmin, tenants: 
     for (const resource of resources) {
       const current = resource.configEntries.find((e) => e.configName === 'retention.ms')?.configValue;
       if (current === retentionMs) continue;
-      // AlterConfigs (not incremental in kafkajs) sets the topic's whole dynamic config: retention.ms is the only one cdnkit sets.
-      await admin.alterConfigs({ validateOnly: false, resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: resource.resourceName, configEntries: [{ name: 'retention.ms', value: retentionMs }] }] });
+      // Incrementally: settings an operator added to the topic by hand stay.
+      await setTopicConfig(configCommand, resource.resourceName, 'retention.ms', retentionMs);
       changes.push(`set retention of ${resource.resourceName} to ${tenant.retentionHours} h (was ${current ?? 'the broker default'})`);
     }
   }

@@ -4,10 +4,11 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
 import { basename, join, resolve } from 'node:path';
 import type { KitConfig, Tenant, TenantsConfig } from '../config/schema.js';
 import { tenantNames } from './names.js';
-import { SCRAM_MECHANISM } from './scram.js';
+import { SCRAM_MECHANISM } from './config-command.js';
 
 export interface BundleFile {
   path: string;
@@ -24,6 +25,9 @@ export interface BundleInput {
 }
 
 const CA_FILE = 'ca.pem';
+
+/** The Node example pins the kafkajs cdnkit itself runs with (kafkajs has no dependencies, so the pin is the whole install). */
+const KAFKAJS_VERSION = (createRequire(import.meta.url)('kafkajs/package.json') as { version: string }).version;
 
 /** The bundle's files, in memory (the CA file, if any, is copied when writing). */
 export function bundleFiles({ config, tenants, tenant, password }: BundleInput): BundleFile[] {
@@ -75,7 +79,7 @@ Keep this folder private: it holds your password. Ask us for a new bundle to rot
 | \`consumer.mjs\` | Node.js 20+: \`npm install && node consumer.mjs\` (prints each line) |
 | \`consumer.py\` | Python 3: \`pip install -r requirements.txt && python3 consumer.py\` (prints each line) |
 | \`logstash.conf\` | Logstash: \`bin/logstash -f logstash.conf\` (kafka input, lines to stdout: replace the output with yours) |
-| \`filebeat.yml\` | Filebeat: \`filebeat -c filebeat.yml -e\` (kafka input, to the console: replace the output with yours) |
+| \`filebeat.yml\` | Filebeat 8 or newer: \`filebeat -c filebeat.yml -e\` (kafka input, to the console: replace the output with yours; 7.x's kafka input has no \`sasl.mechanism\` and falls back to PLAIN, which is refused) |
 | \`credentials.env\` | the same settings as environment variables, for your own programs |
 `,
     },
@@ -152,7 +156,7 @@ output.console:
     },
     {
       path: 'package.json',
-      content: `${JSON.stringify({ name: `cdnkit-consumer-${tenant.id}`, private: true, type: 'module', dependencies: { kafkajs: '^2.2.4' } }, null, 2)}\n`,
+      content: `${JSON.stringify({ name: `cdnkit-consumer-${tenant.id}`, private: true, type: 'module', dependencies: { kafkajs: KAFKAJS_VERSION } }, null, 2)}\n`,
     },
     {
       path: 'consumer.mjs',

@@ -7,7 +7,7 @@ import { env, requireEnv } from '../bridge/environment.js';
 import { securityProtocol } from '../config/model.js';
 import type { KitConfig } from '../config/schema.js';
 import type { TenantAdmin } from './admin.js';
-import { configCommandFromEnvironment } from './scram.js';
+import { configCommandFromEnvironment } from './config-command.js';
 
 const { Kafka, logLevel } = kafkajs;
 

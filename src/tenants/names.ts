@@ -23,3 +23,21 @@ export function tenantNames(tenants: Pick<TenantsConfig, 'topicPrefix'>, tenant:
 export function tenantTopic(tenants: Pick<TenantsConfig, 'topicPrefix'>, id: string, type: LogType): string {
   return `${tenants.topicPrefix}${id}.${type}`;
 }
+
+/**
+ * Where a receiver sends a line of `type` by the tenant id in front of it: the tenant's topic, or
+ * NOT_SUBSCRIBED for a tenant who did not ask for this type. An id not in the table is nobody's:
+ * its line goes whole to the quarantine topic. rsyslog's lookup table and Logstash's translate
+ * dictionary are both written from this one table, so the receivers cannot disagree.
+ */
+export function tenantRoutes(tenants: Pick<TenantsConfig, 'topicPrefix' | 'list'>, type: LogType): [id: string, topic: string][] {
+  return tenants.list.map((t) => [t.id, t.logTypes.includes(type) ? tenantTopic(tenants, t.id, type) : NOT_SUBSCRIBED]);
+}
+
+/** The route of a tenant without this log type: "/" is no topic character, so no topic is named this. */
+export const NOT_SUBSCRIBED = '/dev/null';
+
+/** The file a receiver reads its tenant table of `type` from, installed in tenants.tablesDir. */
+export function tenantTableFile(receiver: 'rsyslog' | 'logstash', type: LogType): string {
+  return `${receiver}-tenants-${type}.json`;
+}

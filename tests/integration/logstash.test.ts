@@ -1,12 +1,14 @@
 // The consul-template file must render, for each log type, to exactly the plain Logstash pipeline
 // of that type: consul-template itself renders it here. (Logstash has no package on the registries
-// this project can reach; it runs in the compose stack.)
+// this project can reach: not on Maven Central (no org.logstash or co.elastic.logstash artifacts), no
+// Debian package, and its gems are on RubyGems; it runs in the compose stack.)
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
 import { LOG_TYPE_ENV, logstashConsulTemplate, logstashPipeline, type LogType } from '../../generators/logstash.js';
+import { NOT_SUBSCRIBED, tenantTableFile } from '../../src/tenants/names.js';
 import { referenceKit } from './support/config.js';
 import { scratchDir } from '../support/scratch.js';
 
@@ -39,6 +41,10 @@ describe('Logstash receivers', () => {
         sasl: { mechanism: 'SCRAM-SHA-256', username: 'receiver', passwordEnv: 'RECEIVER_KAFKA_PASSWORD' },
       },
     }),
+    tenants: referenceKit({
+      kafka: { brokers: ['k1:9094'], sasl: { mechanism: 'SCRAM-SHA-512', username: 'receiver', passwordEnv: 'RECEIVER_KAFKA_PASSWORD' } },
+      tenants: { tablesDir: '/etc/cdnkit/tables', quarantine: { name: 'edge.quarantine', partitions: 1 }, list: [{ id: 'acme' }, { id: 'globex', logTypes: ['logs'] }] },
+    }),
   };
 
   for (const [name, config] of Object.entries(configs)) {
@@ -62,6 +68,28 @@ describe('Logstash receivers', () => {
     expect(metrics).toContain('format => "%{message}"');
     expect(metrics).toContain('bootstrap_servers => "k1:9092,k2:9092"');
     expect(metrics).toContain('compression_type => "zstd"');
+  });
+
+  it('with tenants: the id split off, its topic looked up in the shared table, unknown ids whole to quarantine', () => {
+    const config = configs.tenants;
+    for (const logType of ['logs', 'metrics'] as LogType[]) {
+      const pipeline = logstashPipeline(config, logType);
+      // The line stays text (no JSON decoding) so the rest of it goes on byte for byte, as rsyslog sends it.
+      expect(pipeline).toContain('codec => plain\n    type =>');
+      expect(pipeline).toContain('"message" => "%{[@metadata][tenant]} %{[@metadata][line]}"');
+      expect(pipeline).toContain(`dictionary_path => "/etc/cdnkit/tables/${tenantTableFile('logstash', logType)}"`);
+      expect(pipeline).toContain(`if [@metadata][topic] == ${JSON.stringify(NOT_SUBSCRIBED)} {\n    drop {}`);
+      const [tenantOutput, quarantineOutput] = pipeline.slice(pipeline.indexOf('output {')).split('} else {');
+      expect(tenantOutput).toContain('topic_id => "%{[@metadata][topic]}"');
+      expect(tenantOutput).toContain('format => "%{[@metadata][line]}"');
+      expect(quarantineOutput).toContain('topic_id => "edge.quarantine"');
+      expect(quarantineOutput).toContain('format => "%{message}"');
+      // Both outputs produce with the same security and tuning.
+      for (const output of [tenantOutput, quarantineOutput]) {
+        expect(output).toContain('sasl_mechanism => "SCRAM-SHA-512"');
+        expect(output).toContain('linger_ms => 1000');
+      }
+    }
   });
 
   it('a secured Kafka: TLS from PEM files and SASL, the secrets left to Logstash to read from the environment', () => {

@@ -3,12 +3,12 @@
 // topics with their own groups, and refuses everything else.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { freePort } from '../../src/local/process.js';
 import { ensureConfluentKafka, ensureKcat } from '../../src/local/tools.js';
 import { startKafka, type KafkaSecurityListeners, type RunningKafka } from '../../src/local/services/kafka.js';
@@ -223,16 +223,20 @@ describe('cdnkit tenants against Kafka with SCRAM and ACLs', () => {
     expect(kcatRun.status, kcatRun.stderr).toBe(0);
     expect(kcatRun.stdout.split('\n').filter(Boolean).sort()).toEqual([...ACME_LINES].sort());
 
-    // `npm install` in the bundle would fetch kafkajs: the repository's copy stands in for it.
-    symlinkSync(join(process.cwd(), 'node_modules'), join(bundle, 'node_modules'));
-    expect(JSON.parse(readFileSync(join(bundle, 'package.json'), 'utf8')).dependencies).toEqual({ kafkajs: '^2.2.4' });
+    // As the bundle's README says: `npm install && node consumer.mjs`, kafkajs from the registry at the pinned version.
+    const kafkajsVersion = (JSON.parse(readFileSync(join(process.cwd(), 'node_modules/kafkajs/package.json'), 'utf8')) as { version: string }).version;
+    expect(JSON.parse(readFileSync(join(bundle, 'package.json'), 'utf8')).dependencies).toEqual({ kafkajs: kafkajsVersion });
+    const install = spawnSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: bundle, encoding: 'utf8', timeout: 120_000 });
+    expect(install.status, install.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(bundle, 'node_modules/kafkajs/package.json'), 'utf8')).version).toBe(kafkajsVersion);
     expect((await linesPrintedBy(process.execPath, ['consumer.mjs'], ACME_LINES.length)).sort()).toEqual([...ACME_LINES].sort());
     expect((await linesPrintedBy(python, ['consumer.py'], ACME_LINES.length)).sort()).toEqual([...ACME_LINES].sort());
 
-    // Neither Logstash nor Filebeat has a package here: the Filebeat file is at least YAML with its input as written.
+    // Neither Logstash nor a Filebeat that speaks SCRAM to its kafka input can be had here (see the
+    // README): the Filebeat file is at least YAML with its input as written.
     const filebeat = parseYaml(readFileSync(join(bundle, 'filebeat.yml'), 'utf8')) as { 'filebeat.inputs': Record<string, unknown>[] };
     expect(filebeat['filebeat.inputs'][0]).toMatchObject({ type: 'kafka', topics: [topic, `tenant.${acme}.metrics`], username: `tenant.${acme}`, password: acmePassword, 'sasl.mechanism': 'SCRAM-SHA-512' });
-  }, 180_000);
+  }, 240_000);
 
   it('wrong credentials are refused at authentication', async () => {
     expect(await refusalOf(tenantClient(`tenant.${acme}`, `${acmePassword}x`).admin().connect())).toBe('KafkaJSSASLAuthenticationError');
@@ -249,6 +253,28 @@ describe('cdnkit tenants against Kafka with SCRAM and ACLs', () => {
     const list = await runCli(['tenants', 'list', '-c', config.file]);
     expect(list.stdout).toContain(`${acme}\tuser tenant.${acme}\t5 ACLs\ttenant.${acme}.logs, tenant.${acme}.metrics\tok\n`);
     expect(list.stdout).toContain(`${globex}\tuser tenant.${globex}\t3 ACLs\ttenant.${globex}.logs\tok\n`);
+  });
+
+  it('add changes a retention without resetting a setting an operator gave the topic by hand', async () => {
+    const topic = `tenant.${acme}.logs`;
+    const admin = testKafka(kafka.brokers).admin();
+    await admin.connect();
+    cleanups.push(() => admin.disconnect());
+    const settings = async () => {
+      const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configNames: ['retention.ms', 'max.message.bytes'] }] });
+      return Object.fromEntries(resources[0]!.configEntries.map((e) => [e.configName, e.configValue]));
+    };
+    // The operator's own setting, beside the retention `add` gave the topic.
+    await admin.alterConfigs({ validateOnly: false, resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configEntries: [{ name: 'retention.ms', value: String(48 * 3_600_000) }, { name: 'max.message.bytes', value: '2097152' }] }] });
+    // The platform then shortens acme's retention in the kit config.
+    const kit = parseYaml(readFileSync(config.file, 'utf8')) as { tenants: { list: { id: string; retentionHours?: number }[] } };
+    kit.tenants.list.find((t) => t.id === acme)!.retentionHours = 24;
+    writeFileSync(config.file, stringifyYaml(kit));
+
+    const result = await runCli(['tenants', 'add', acme, '-c', config.file, '-o', join(config.dir, 'bundles-retention')]);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toContain(`set retention of ${topic} to 24 h (was ${48 * 3_600_000})`);
+    expect(await settings()).toEqual({ 'retention.ms': String(24 * 3_600_000), 'max.message.bytes': '2097152' });
   });
 
   it('bundle issues a new password in a new bundle: the old one is refused, the new one reads', async () => {

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import kafkajs from 'kafkajs';
-import { rsyslogConfig } from '../../generators/rsyslog.js';
+import { generateAll } from '../../generators/index.js';
+import { logstashPipeline, logstashTenantDictionary } from '../../generators/logstash.js';
+import { rsyslogConfig, rsyslogTenantTable } from '../../generators/rsyslog.js';
+import { LOG_TYPES } from '../../src/config/schema.js';
 import { parseConfig } from '../../src/config/load.js';
 import { tenantAcls } from '../../src/tenants/admin.js';
 import { bundleFiles } from '../../src/tenants/bundle.js';
@@ -78,15 +81,28 @@ describe('a tenant’s access', () => {
   });
 });
 
-describe('the rsyslog receiver with tenants', () => {
-  it('routes a stream no tenant gets to quarantine only: an empty first word never names a topic', () => {
-    const { config: kit } = parseConfig(config(`  list:\n    - id: acme\n      logTypes: [metrics]\n`));
-    const text = rsyslogConfig(kit);
-    const logs = text.slice(text.indexOf('ruleset(name="cdnkit_logs")'), text.indexOf('ruleset(name="cdnkit_metrics")'));
-    expect(logs).not.toContain('cdnkit_logs_tenant');
-    expect(logs).toContain('if $.tenant == ["acme"] then stop');
-    expect(logs).toContain('name="cdnkit_logs_quarantine"');
-    const metrics = text.slice(text.indexOf('ruleset(name="cdnkit_metrics")'));
-    expect(metrics).toContain('if $.tenant == ["acme"] then {');
+describe('the receivers’ tenant tables', () => {
+  const { config: kit } = parseConfig(config(`${TWO}  tablesDir: /srv/cdnkit/tables\n`));
+  const tenants = kit.tenants!;
+
+  it('rsyslog and Logstash route by one table: the tenant’s topic, or "/dev/null" for a type it did not ask for', () => {
+    expect(JSON.parse(logstashTenantDictionary(tenants, 'metrics'))).toEqual({ acme: 'tenant.acme.metrics', globex: '/dev/null' });
+    for (const type of LOG_TYPES) {
+      const rsyslog = JSON.parse(rsyslogTenantTable(tenants, type)) as { version: number; nomatch: string; type: string; table: { index: string; value: string }[] };
+      expect({ ...rsyslog, table: undefined }).toEqual({ version: 1, nomatch: '', type: 'string', table: undefined });
+      expect(Object.fromEntries(rsyslog.table.map((e) => [e.index, e.value]))).toEqual(JSON.parse(logstashTenantDictionary(tenants, type)));
+    }
+  });
+
+  it('both receivers read them from tenants.tablesDir, and the generated files are exactly those tables', () => {
+    const rsyslog = rsyslogConfig(kit);
+    expect(rsyslog).toContain('lookup_table(name="cdnkit_logs_tenants" file="/srv/cdnkit/tables/rsyslog-tenants-logs.json" reloadOnHUP="on")');
+    expect(rsyslog).toContain('lookup_table(name="cdnkit_metrics_tenants" file="/srv/cdnkit/tables/rsyslog-tenants-metrics.json" reloadOnHUP="on")');
+    expect(logstashPipeline(kit, 'metrics')).toContain('dictionary_path => "/srv/cdnkit/tables/logstash-tenants-metrics.json"');
+    const files = Object.fromEntries(generateAll(kit).map((a) => [a.path, a.content]));
+    for (const type of LOG_TYPES) {
+      expect(files[`receivers/rsyslog/rsyslog-tenants-${type}.json`]).toBe(rsyslogTenantTable(tenants, type));
+      expect(files[`receivers/logstash/logstash-tenants-${type}.json`]).toBe(logstashTenantDictionary(tenants, type));
+    }
   });
 });

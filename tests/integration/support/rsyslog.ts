@@ -3,11 +3,12 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { inject } from 'vitest';
-import { rsyslogConfig } from '../../../generators/rsyslog.js';
+import { generateRsyslog, rsyslogConfig } from '../../../generators/rsyslog.js';
 import type { KitConfig } from '../../../src/config/schema.js';
 import { portInUse } from '../../../src/local/process.js';
+import { scratchDir } from '../../support/scratch.js';
 import { eventually } from './wait.js';
 
 export interface Rsyslogd {
@@ -41,9 +42,16 @@ export async function startRsyslogd(configText: string, ports: number[], env: Re
   return { output: () => output, stop };
 }
 
-/** Runs the receiver config generated for `config`, until both of its ports listen. */
+/**
+ * Runs the receiver config generated for `config`, until both of its ports listen. With tenants, the
+ * generated tenant tables are installed first, in a scratch folder that stands for tenants.tablesDir.
+ */
 export function startRsyslog(config: KitConfig, env: Record<string, string> = {}): Promise<Rsyslogd> {
-  return startRsyslogd(rsyslogConfig(config), [config.receivers.logsPort, config.receivers.metricsPort], env);
+  const installed = config.tenants ? { ...config, tenants: { ...config.tenants, tablesDir: scratchDir('cdnkit-tenant-tables-') } } : config;
+  for (const artifact of generateRsyslog(installed)) {
+    if (artifact.path.endsWith('.json')) writeFileSync(join(installed.tenants!.tablesDir, basename(artifact.path)), artifact.content);
+  }
+  return startRsyslogd(rsyslogConfig(installed), [config.receivers.logsPort, config.receivers.metricsPort], env);
 }
 
 /** Newline-framed syslog over TCP, as Fastly and varnishncsa shippers send it. */

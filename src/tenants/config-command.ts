@@ -1,7 +1,9 @@
-// SCRAM credentials. kafkajs has no API for them (AlterUserScramCredentials, KIP-554), so they are
-// set with Kafka's own ConfigCommand: `kafka-configs.sh` from a Kafka distribution on PATH, or the
-// command in CDNKIT_KAFKA_CONFIGS (say `java -cp '/opt/kafka/libs/*' kafka.admin.ConfigCommand`,
-// which is all kafka-configs.sh runs). Passwords go on its command line, which other local users
+// What kafkajs cannot do, done with Kafka's own ConfigCommand: SCRAM credentials (kafkajs has no
+// AlterUserScramCredentials, KIP-554) and changing one topic setting without resetting the others
+// (kafkajs has only the legacy AlterConfigs, which replaces a topic's whole dynamic config; the
+// ConfigCommand's --add-config is an IncrementalAlterConfigs). It runs `kafka-configs.sh` from a
+// Kafka distribution on PATH, or the command in CDNKIT_KAFKA_CONFIGS (say `java -cp
+// '/opt/kafka/libs/*' kafka.admin.ConfigCommand`, which is all kafka-configs.sh runs). Passwords go on its command line, which other local users
 // can see in `ps` for the second it runs: run it on an admin host.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -48,6 +50,12 @@ async function runConfigCommand({ command, bootstrap, adminProperties }: ConfigC
   } finally {
     if (dir) rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Sets `name` on the topic, leaving its other settings (an operator's own, say) as they are. */
+export async function setTopicConfig(cc: ConfigCommand, topic: string, name: string, value: string): Promise<void> {
+  if (/[,[\]=]/.test(value)) throw new Error(`a topic setting given to ConfigCommand cannot contain ",", "[", "]" or "=": ${name}=${value}`);
+  await runConfigCommand(cc, ['--alter', '--add-config', `${name}=${value}`, '--entity-type', 'topics', '--entity-name', topic]);
 }
 
 /** True when the user has a SCRAM-SHA-512 credential. */
