@@ -22,12 +22,12 @@
 // org, bucket and token come from CDNKIT_INFLUX_ORG / _BUCKET / _TOKEN (defaults: the harness's own,
 // so a server started by an earlier run of this harness is reused as is).
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cacheDir } from '../cache.js';
-import { isExecutable, mustRun, portInUse, readFileSafe, sleep, stopProcess, tailOfFile, withLock } from '../process.js';
+import { isExecutable, mustRun, portInUse, readFileSafe, sleep, spawnChild, stopProcess, tailOfFile, withLock } from '../process.js';
 import { HarnessError, progress, step } from '../progress.js';
 import type { RunningService } from './types.js';
 
@@ -309,7 +309,7 @@ async function launch(bin: string, port: number, id: Identity): Promise<RunningI
       // Only our flags: no INFLUXD_* from the environment, no config file from the working directory.
       const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('INFLUXD_')));
       env.INFLUXD_CONFIG_PATH = data;
-      const proc = spawn(
+      const proc = spawnChild(
         bin,
         [
           '--bolt-path', join(data, 'influxd.bolt'),
