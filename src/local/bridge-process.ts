@@ -5,7 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
 import { BRIDGE_ENV } from '../bridge/bridge.js';
 import { builtCli } from '../package-root.js';
-import { freePort, residentBytes, spawnChild, stopProcess } from './process.js';
+import { freePort, howItEnds, residentBytes, spawnChild, stopProcess } from './process.js';
 
 export interface BridgeOptions {
   /** Another build of the CLI to run (the benchmark compares builds); default the package's own. */
@@ -21,6 +21,8 @@ export interface BridgeOptions {
 export interface BridgeProcess {
   kind: 'metrics' | 'logs';
   pid: number;
+  /** Resolves once it exited, with how (see howItEnds). */
+  ended: Promise<string>;
   /** http://<host>:<port> of its /metrics, /healthz, /readyz (0.0.0.0 shown as 127.0.0.1). */
   operations: string;
   logFile: string | undefined;
@@ -99,6 +101,7 @@ export async function startBridgeProcess(
   return {
     kind,
     pid: child.pid!,
+    ended: howItEnds(child),
     operations,
     logFile,
     output: () => output,

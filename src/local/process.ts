@@ -257,13 +257,14 @@ function runnable(command: string, env: NodeJS.ProcessEnv): boolean {
 /**
  * Starts a program that must not outlive this process: every child the product and the tests start
  * goes through here. It gets SIGTERM from the kernel when this process dies (dieWithParent), and is
- * SIGKILLed when this process exits normally with it still running (killOnExit). A command that
- * cannot be found is spawned bare, so the caller sees Node's usual ENOENT 'error' event instead of
- * setpriv's exit code 127.
+ * SIGKILLed when this process exits normally with it still running (killOnExit). It runs in its
+ * own process group, so a terminal's Ctrl-C reaches only this process, which stops its children in
+ * its own order. A command that cannot be found is spawned bare, so the caller sees Node's usual
+ * ENOENT 'error' event instead of setpriv's exit code 127.
  */
 export function spawnChild(command: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
   const [program, argv] = runnable(command, options.env ?? process.env) ? dieWithParent(command, args) : [command, [...args]];
-  const child = spawn(program, argv, options);
+  const child = spawn(program, argv, { ...options, detached: true });
   killOnExit(child);
   return child;
 }
@@ -281,6 +282,12 @@ function killOnExit(child: ChildProcess): void {
       for (const c of children) c.kill('SIGKILL');
     });
   }
+}
+
+/** Resolves, once the process exited, with how: "exit code 0", "signal SIGKILL". */
+export function howItEnds(child: ChildProcess): Promise<string> {
+  const how = () => (child.signalCode ? `signal ${child.signalCode}` : `exit code ${child.exitCode}`);
+  return exitOf(child).then(how);
 }
 
 /** Resolves when the process has exited (at once if it already has). */

@@ -1,7 +1,7 @@
 // A real Prometheus scraping the bridges' /metrics, as the local run and the tests start it.
 import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sleep, spawnChild, stopProcess, tailOfFile } from './process.js';
+import { howItEnds, sleep, spawnChild, stopProcess, tailOfFile } from './process.js';
 
 export interface PrometheusOptions {
   /** The prometheus program (ensurePrometheus()). */
@@ -17,6 +17,8 @@ export interface PrometheusOptions {
 
 export interface RunningPrometheus {
   pid: number;
+  /** Resolves once it exited, with how (see howItEnds). */
+  ended: Promise<string>;
   url: string;
   logFile: string;
   /** The result vector of an instant query. */
@@ -62,6 +64,7 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Runni
   }
   return {
     pid: child.pid!,
+    ended: howItEnds(child),
     url,
     logFile,
     async query(promql) {

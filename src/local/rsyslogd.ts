@@ -4,7 +4,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { portInUse, sleep, spawnChild, stopProcess, tailOf } from './process.js';
+import { howItEnds, portInUse, sleep, spawnChild, stopProcess, tailOf } from './process.js';
 
 export interface RsyslogdOptions {
   /** The rsyslogd program (ensureRsyslog().rsyslogd). */
@@ -25,6 +25,8 @@ export interface RsyslogdOptions {
 
 export interface Rsyslogd {
   pid: number;
+  /** Resolves once it exited, with how (see howItEnds). */
+  ended: Promise<string>;
   /** What rsyslogd printed so far. */
   output(): string;
   /** SIGTERM (SIGKILL after 10 s); resolves once it exited. */
@@ -64,5 +66,5 @@ export async function startRsyslogd(options: RsyslogdOptions): Promise<Rsyslogd>
     }
     await sleep(100);
   }
-  return { pid: daemon.pid!, output: () => output, stop };
+  return { pid: daemon.pid!, ended: howItEnds(daemon), output: () => output, stop };
 }

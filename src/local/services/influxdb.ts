@@ -370,6 +370,17 @@ export async function createBucket(s: RunningInflux, bucket: string): Promise<st
   return created.id;
 }
 
+/** Creates the bucket (with its DBRP mapping) unless it exists; makes sure an existing one has the mapping. */
+export async function ensureBucket(s: RunningInflux, bucket: string): Promise<void> {
+  // Some 2.x versions answer a name that matches nothing with 404, others with an empty list.
+  const found = (await api(s, 'GET', `/api/v2/buckets?${new URLSearchParams({ org: s.org, name: bucket })}`).catch((error: Error) => {
+    if (error.message.includes('HTTP 404')) return {};
+    throw error;
+  })) as { buckets?: unknown[] };
+  if (found.buckets && found.buckets.length > 0) await ensureDbrp({ ...s, bucket });
+  else await createBucket(s, bucket);
+}
+
 async function ensureDbrp(s: RunningInflux): Promise<void> {
   const q = new URLSearchParams({ org: s.org, db: s.bucket });
   const found = (await api(s, 'GET', `/api/v2/dbrps?${q}`)) as { content?: unknown[] };
