@@ -258,9 +258,10 @@ function runnable(command: string, env: NodeJS.ProcessEnv): boolean {
  * Starts a program that must not outlive this process: every child the product and the tests start
  * goes through here. It gets SIGTERM from the kernel when this process dies (dieWithParent), and is
  * SIGKILLed when this process exits normally with it still running (killOnExit). It runs in its
- * own process group, so a terminal's Ctrl-C reaches only this process, which stops its children in
- * its own order. A command that cannot be found is spawned bare, so the caller sees Node's usual
- * ENOENT 'error' event instead of setpriv's exit code 127.
+ * own process group, so a terminal's Ctrl-C (sent to the whole foreground group) reaches only this
+ * process, which stops its children in its own order (`cdnkit local up`: the reverse of starting).
+ * A command that cannot be found is spawned bare, so the caller sees Node's usual ENOENT 'error'
+ * event instead of setpriv's exit code 127.
  */
 export function spawnChild(command: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
   const [program, argv] = runnable(command, options.env ?? process.env) ? dieWithParent(command, args) : [command, [...args]];

@@ -177,7 +177,11 @@ export async function startVarnishEdge(
     const deadline = Date.now() + 20_000;
     while (logs.lines.length === 0 || metrics.lines.length === 0) {
       if (Date.now() > deadline) throw new Error(`varnishncsa never shipped a line\n${output}`);
-      await send(knock);
+      // The manager binds the listen socket, the cache child's acceptor calls listen(): on a busy
+      // machine that can come after "Child launched OK", and until then connections are refused.
+      await send(knock).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ECONNREFUSED') throw error;
+      });
       await sleep(200);
     }
     await sleep(500);
