@@ -6,7 +6,9 @@
 // run, or of a Node process that started a bridge the way the tests do, the children die.
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import type { KitConfigInput } from '../../src/config/schema.js';
@@ -143,7 +145,9 @@ describe('cdnkit local up', () => {
     expect(check.stdout).toContain(`${panels.length} panels: ${panels.length} answered, 0 with an error or no data`);
     expect(check.code, check.output).toBe(0);
 
-    run.child.kill('SIGINT');
+    // As a terminal's Ctrl-C does: SIGINT to the whole process group of `cdnkit local up` (spawnChild
+    // made it a group leader). Its children are in groups of their own, so only it gets the signal.
+    process.kill(-run.child.pid!, 'SIGINT');
     await exitOf(run.child);
     expect(run.child.exitCode, run.output()).toBe(0);
     for (const p of state.processes) expect(alive(p.pid), `${p.name} (pid ${p.pid})`).toBe(false);
@@ -151,6 +155,20 @@ describe('cdnkit local up', () => {
     // Stopped in the reverse order of starting.
     const stops = [...run.output().matchAll(/\[cdnkit\] (.+): stop \.\.\./g)].map((m) => m[1]);
     expect(stops).toEqual(['simulator', 'prometheus', 'bridge logs', 'bridge metrics', 'rsyslogd']);
+  });
+  it('refuses to start when a port it needs is taken, naming the key to change, and starts nothing', async () => {
+    const { file, overrides } = await uniqueConfig();
+    const taken = createServer().listen(overrides.receivers!.logsPort, '127.0.0.1');
+    await once(taken, 'listening');
+    try {
+      const dir = join(scratchDir('cdnkit-local-run-'), 'run');
+      const result = await runCommand(process.execPath, [BUILT_CLI, 'local', 'up', '-c', file, '--dir', dir]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`port ${overrides.receivers!.logsPort}, for the logs receiver (receivers.logsPort), is in use`);
+      expect(existsSync(join(dir, 'state.json'))).toBe(false);
+    } finally {
+      taken.close();
+    }
   });
 });
 
