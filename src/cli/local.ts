@@ -32,7 +32,12 @@ export function addLocalCommand(program: Command): void {
     .description('Start the whole pipeline for a kit config in the foreground; Ctrl-C stops everything it started.')
     .addOption(new Option('-c, --config <file>', 'the kit config').default('cdnkit.yaml'))
     .addOption(new Option('--dir <dir>', 'the run\'s folder: config copy, generated artifacts, logs, Prometheus data').default('cdnkit-local'))
-    .addOption(new Option('--prometheus-listen <host:port>', 'where Prometheus serves').default('127.0.0.1:9090'))
+    .addOption(
+      new Option('--prometheus-listen <host:port>', 'where Prometheus serves').default('127.0.0.1:9090').argParser((value) => {
+        if (!/^[^:\s]+:\d{1,5}$/.test(value)) throw new InvalidArgumentError('write host:port, e.g. 127.0.0.1:9090');
+        return value;
+      }),
+    )
     .option('--simulate', 'also run `cdnkit simulate` live into the receivers (Fastly-style syslog)')
     .addOption(new Option('--rps <requests>', 'with --simulate: requests per second').default(200).argParser(whole('--rps')))
     .option('--duration <duration>', 'with --simulate: stop sending after this long (e.g. 90s, 10m); default: until Ctrl-C')
