@@ -244,7 +244,10 @@ let setprivWorks: boolean | undefined;
  * ends: Node forks from its main thread, and vitest runs tests in forked processes (pool 'forks').
  */
 function dieWithParent(command: string, args: readonly string[]): [string, string[]] {
-  setprivWorks ??= spawnSync('setpriv', ['--pdeathsig', 'TERM', 'true'], { stdio: 'ignore' }).status === 0;
+  if (setprivWorks === undefined) {
+    setprivWorks = spawnSync('setpriv', ['--pdeathsig', 'TERM', 'true'], { stdio: 'ignore' }).status === 0;
+    if (!setprivWorks) progress('setpriv (util-linux) is missing: programs started from here outlive this process if it is killed with SIGKILL');
+  }
   return setprivWorks ? ['setpriv', ['--pdeathsig', 'TERM', command, ...args]] : [command, [...args]];
 }
 
