@@ -9,14 +9,14 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['tests/unit/**/*.test.ts'],
-          setupFiles: ['tests/support/remove-scratch.ts'],
+          setupFiles: ['tests/support/die-with-runner.ts', 'tests/support/remove-scratch.ts'],
         },
       },
       {
         test: {
           name: 'integration',
           include: ['tests/integration/**/*.test.ts'],
-          setupFiles: ['tests/support/remove-scratch.ts'],
+          setupFiles: ['tests/support/die-with-runner.ts', 'tests/support/remove-scratch.ts'],
           globalSetup: ['tests/support/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 300_000,
@@ -25,5 +25,9 @@ export default defineConfig({
     ],
     // Two cores: real servers and test workers share them.
     maxWorkers: 2,
+    // Forked processes, not worker threads: a program a test starts gets its parent-death signal
+    // when the thread that forked it ends, and in a worker process that is the process's main
+    // thread, which ends with the process (see tests/support/die-with-runner.ts).
+    pool: 'forks',
   },
 });

@@ -29,10 +29,11 @@ import { ensureTelegraf, TELEGRAF_VERSION } from '../src/local/tools.js';
 import { startElasticsearch, type RunningElasticsearch } from '../src/local/services/elasticsearch.js';
 import { startInfluxDB, type RunningInflux } from '../src/local/services/influxdb.js';
 import { startKafka, type RunningKafka } from '../src/local/services/kafka.js';
-import { BUILT_CLI, startBridgeProcess, type BridgeProcess } from '../tests/integration/support/bridge-process.js';
+import { startBridgeProcess, type BridgeProcess } from '../src/local/bridge-process.js';
+import { builtCli } from '../src/package-root.js';
 
 /** The build under test; BENCH_BRIDGE_CLI points at another (e.g. a patched copy) to compare. */
-const CLI = process.env.BENCH_BRIDGE_CLI ?? BUILT_CLI;
+const CLI = process.env.BENCH_BRIDGE_CLI ?? builtCli();
 import { kafkaDestination } from '../src/simulate/destinations.js';
 import { runSimulation } from '../src/simulate/run.js';
 import { logDocuments, logLines, logProbe, metricHeads, metricLines, metricProbe, PROBE_API } from './lib/data.js';

@@ -1,5 +1,7 @@
 // What every generator returns: files, described, so `cdnkit generate` can write them and say
 // what each one is for.
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Check } from '../src/config/checks.js';
 import { keyOf } from '../src/config/load.js';
 import type { KitConfig } from '../src/config/schema.js';
@@ -31,4 +33,15 @@ export class GeneratorError extends Error {
 export function refuseOnErrors(problems: Check[]): void {
   const errors = problems.filter((p) => p.severity === 'error');
   if (errors.length > 0) throw new GeneratorError(errors);
+}
+
+/** Writes the artifacts under `output` (folders made as needed, modes set); the files written. */
+export function writeArtifacts(output: string, artifacts: Artifact[]): string[] {
+  return artifacts.map((artifact) => {
+    const file = join(output, artifact.path);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, artifact.content, { mode: artifact.mode ?? 0o644 });
+    chmodSync(file, artifact.mode ?? 0o644);
+    return file;
+  });
 }

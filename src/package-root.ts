@@ -21,3 +21,8 @@ export function packageRoot(): string {
 export function packageVersion(): string {
   return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
+
+/** The compiled `cdnkit` command (dist/src/cli/main.js): what the local run and the tests start as child processes. */
+export function builtCli(): string {
+  return join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
+}

@@ -10,9 +10,9 @@
 //   batches         metric_batch_size = the bridge's maxBatchLines; flush_interval 1 s; into
 //                   InfluxDB as many writes at once as the bridge has (concurrent_writes)
 //   gzip            into both sinks, as the bridges write
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { residentBytes, stopProcess } from '../../src/local/process.js';
+import { residentBytes, spawnChild, stopProcess } from '../../src/local/process.js';
 
 export type TelegrafSink =
   | { kind: 'influxdb'; url: string; token: string; org: string; bucket: string }
@@ -99,7 +99,7 @@ export interface TelegrafProcess {
 }
 
 export function startTelegraf(bin: string, configFile: string, logFile: string): TelegrafProcess {
-  const child: ChildProcess = spawn(bin, ['--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawnChild(bin, ['--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const log = createWriteStream(logFile);
   for (const stream of [child.stdout!, child.stderr!]) {

@@ -1,8 +1,8 @@
 // What each `cdnkit` subcommand does; main.ts only declares them. Each command imports its heavy
 // parts when it runs: a bridge process then carries neither the template engine nor the other
 // sink's client (tens of MB of resident memory), and `--help` starts fast.
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, sep } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, sep } from 'node:path';
 import { z } from 'zod';
 import type { Artifact } from '../../generators/artifact.js';
 import type { BridgeKind } from '../bridge/bridge.js';
@@ -71,14 +71,10 @@ export async function generateCommand(options: ConfigOptions & { output: string;
     process.stdout.write(`${options.output}: all ${artifacts.length} files are up to date\n`);
     return;
   }
-  const width = Math.max(...artifacts.map((a) => a.path.length));
-  for (const artifact of artifacts) {
-    const file = join(options.output, artifact.path);
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, artifact.content, { mode: artifact.mode ?? 0o644 });
-    chmodSync(file, artifact.mode ?? 0o644);
-    process.stdout.write(`  ${file.padEnd(width + options.output.length + 1)}  ${artifact.description}\n`);
-  }
+  const { writeArtifacts } = await import('../../generators/artifact.js');
+  const files = writeArtifacts(options.output, artifacts);
+  const width = Math.max(...files.map((f) => f.length));
+  artifacts.forEach((artifact, i) => process.stdout.write(`  ${files[i]!.padEnd(width)}  ${artifact.description}\n`));
   process.stdout.write(`wrote ${artifacts.length} files into ${options.output}/\n`);
 }
 

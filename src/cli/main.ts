@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { packageVersion } from '../package-root.js';
 import { bridgeCommand, generateCommand, initCommand, schemaCommand, validateCommand } from './commands.js';
 import { addGrafanaCommand } from './grafana.js';
+import { addLocalCommand } from './local.js';
 import { addSimulateCommand } from './simulate.js';
 import { addStackCommand } from './stack.js';
 import { addTenantsCommand } from './tenants.js';
@@ -21,7 +22,8 @@ const program = new Command('cdnkit')
 Start here:
   $ cdnkit init                          write a commented starter cdnkit.yaml (the reference pipeline)
   $ cdnkit validate -c cdnkit.yaml       check it; errors name the file, line and key
-  $ cdnkit generate -c cdnkit.yaml -o out  write every artifact into out/ (see out/README.md)`,
+  $ cdnkit generate -c cdnkit.yaml -o out  write every artifact into out/ (see out/README.md)
+  $ cdnkit local up -c cdnkit.yaml --simulate   run the whole pipeline here, without Docker`,
   );
 
 const configOption = () => new Option('-c, --config <file>', 'the kit config').default('cdnkit.yaml');
@@ -128,6 +130,7 @@ addSimulateCommand(program);
 addGrafanaCommand(program);
 addTenantsCommand(program);
 addStackCommand(program);
+addLocalCommand(program);
 
 program
   .command('schema')

@@ -5,11 +5,11 @@
 // vitest main process runs the global set-up and teardown; a timer still pending after the servers
 // stopped holds it open ("close timed out ... something prevents the main process from exiting").
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { cacheDir } from './cache.js';
 import { progress } from './progress.js';
 
@@ -142,7 +142,7 @@ export function runCommand(command: string, args: readonly string[], options: Ru
   const started = Date.now();
   const shown = [command, ...args].join(' ');
   return new Promise<RunResult>((resolve, reject) => {
-    const child = spawn(command, args, {
+    const child = spawnChild(command, args, {
       cwd: options.cwd,
       env: options.env ?? process.env,
       stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
@@ -238,26 +238,60 @@ function duration(ms: number): string {
 
 let setprivWorks: boolean | undefined;
 /**
- * Wraps a command so the kernel sends it SIGTERM when this Node process dies (setpriv --pdeathsig), so a
- * crashed or killed test run never leaves a JVM behind. Without util-linux's setpriv, runs it as is.
+ * Wraps a command so the kernel sends it SIGTERM when this process dies, however it dies, SIGKILL
+ * included (setpriv --pdeathsig; the setting survives setpriv's exec of the command). Without
+ * util-linux's setpriv, runs it as is. Strictly, the signal comes when the *thread* that forked it
+ * ends: Node forks from its main thread, and vitest runs tests in forked processes (pool 'forks').
  */
-export function dieWithParent(command: string, args: string[]): [string, string[]] {
-  setprivWorks ??= spawnSync('setpriv', ['--pdeathsig', 'TERM', 'true'], { stdio: 'ignore' }).status === 0;
-  return setprivWorks ? ['setpriv', ['--pdeathsig', 'TERM', command, ...args]] : [command, args];
+function dieWithParent(command: string, args: readonly string[]): [string, string[]] {
+  if (setprivWorks === undefined) {
+    setprivWorks = spawnSync('setpriv', ['--pdeathsig', 'TERM', 'true'], { stdio: 'ignore' }).status === 0;
+    if (!setprivWorks) progress('setpriv (util-linux) is missing: programs started from here outlive this process if it is killed with SIGKILL');
+  }
+  return setprivWorks ? ['setpriv', ['--pdeathsig', 'TERM', command, ...args]] : [command, [...args]];
+}
+
+/** True when `command` names a file to run (a path, or a name found on PATH). */
+function runnable(command: string, env: NodeJS.ProcessEnv): boolean {
+  if (command.includes('/')) return existsSync(command);
+  return (env.PATH ?? '').split(delimiter).some((dir) => dir !== '' && existsSync(join(dir, command)));
+}
+
+/**
+ * Starts a program that must not outlive this process: every child the product and the tests start
+ * goes through here. It gets SIGTERM from the kernel when this process dies (dieWithParent), and is
+ * SIGKILLed when this process exits normally with it still running (killOnExit). It runs in its
+ * own process group, so a terminal's Ctrl-C (sent to the whole foreground group) reaches only this
+ * process, which stops its children in its own order (`cdnkit local up`: the reverse of starting).
+ * A command that cannot be found is spawned bare, so the caller sees Node's usual ENOENT 'error'
+ * event instead of setpriv's exit code 127.
+ */
+export function spawnChild(command: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
+  const [program, argv] = runnable(command, options.env ?? process.env) ? dieWithParent(command, args) : [command, [...args]];
+  const child = spawn(program, argv, { ...options, detached: true });
+  killOnExit(child);
+  return child;
 }
 
 const children = new Set<ChildProcess>();
 let exitHookInstalled = false;
-/** Makes sure a server we started does not outlive this Node process (the 'exit' hook is synchronous). */
-export function killOnExit(child: ChildProcess): void {
+/** Makes sure a child does not outlive this Node process (the 'exit' hook is synchronous). */
+function killOnExit(child: ChildProcess): void {
   children.add(child);
   child.once('exit', () => children.delete(child));
+  child.once('error', () => children.delete(child));
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.once('exit', () => {
       for (const c of children) c.kill('SIGKILL');
     });
   }
+}
+
+/** Resolves, once the process exited, with how: "exit code 0", "signal SIGKILL". */
+export function howItEnds(child: ChildProcess): Promise<string> {
+  const how = () => (child.signalCode ? `signal ${child.signalCode}` : `exit code ${child.exitCode}`);
+  return exitOf(child).then(how);
 }
 
 /** Resolves when the process has exited (at once if it already has). */

@@ -1,11 +1,11 @@
 // The onboarding bundle: one tar.gz per tenant holding everything a customer needs to read their
 // lines: broker addresses, credentials, and consumers already configured for their topics. The
 // password is written here and nowhere else; the archive and the files holding it are mode 0600.
-import { spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { basename, join, resolve } from 'node:path';
+import { spawnChild } from '../local/process.js';
 import type { KitConfig, Tenant, TenantsConfig } from '../config/schema.js';
 import { tenantNames } from './names.js';
 import { SCRAM_MECHANISM } from './config-command.js';
@@ -240,9 +240,9 @@ export async function writeBundle(input: BundleInput, dir: string): Promise<stri
 
 function run(program: string, args: string[]): Promise<void> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(program, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawnChild(program, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
-    child.stderr.on('data', (d) => (err += d));
+    child.stderr!.on('data', (d) => (err += d));
     child.on('error', (error) => reject(new Error(`cannot run ${program}: ${error.message}`)));
     child.on('close', (code) => (code === 0 ? resolvePromise() : reject(new Error(`${program} ${basename(args[1] ?? '')} exited with ${code}: ${err.trim()}`))));
   });

@@ -5,10 +5,10 @@
 // Kafka distribution on PATH, or the command in CDNKIT_KAFKA_CONFIGS (say `java -cp
 // '/opt/kafka/libs/*' kafka.admin.ConfigCommand`, which is all kafka-configs.sh runs). Passwords go on its command line, which other local users
 // can see in `ps` for the second it runs: run it on an admin host.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnChild } from '../local/process.js';
 
 export const SCRAM_MECHANISM = 'SCRAM-SHA-512';
 const ITERATIONS = 8192;
@@ -38,10 +38,10 @@ async function runConfigCommand({ command, bootstrap, adminProperties }: ConfigC
     const [program, ...leading] = command;
     const argv = [...leading, '--bootstrap-server', bootstrap.join(','), ...extra, ...args];
     return await new Promise<string>((resolve, reject) => {
-      const child = spawn(program!, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawnChild(program!, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
-      child.stdout.on('data', (d) => (out += d));
-      child.stderr.on('data', (d) => (out += d));
+      child.stdout!.on('data', (d) => (out += d));
+      child.stderr!.on('data', (d) => (out += d));
       child.on('error', (error) =>
         reject(new Error(`cannot run ${program} (${error.message}): put Kafka's kafka-configs.sh on PATH, or set CDNKIT_KAFKA_CONFIGS to a command that runs kafka.admin.ConfigCommand`)),
       );

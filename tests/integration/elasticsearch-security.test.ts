@@ -16,8 +16,8 @@ import type { KitConfigInput } from '../../src/config/schema.js';
 import { freePort } from '../../src/local/process.js';
 import { startElasticsearch, type RunningElasticsearch } from '../../src/local/services/elasticsearch.js';
 import { makeCertificates } from '../../src/local/tls.js';
-import { startBridgeProcess, writeKitConfig, type BridgeProcess } from './support/bridge-process.js';
-import { referenceKit } from './support/config.js';
+import { startBridgeProcess, type BridgeProcess } from '../../src/local/bridge-process.js';
+import { referenceKit, writeKitConfig } from './support/config.js';
 import { freshTopics, produceLines } from './support/kafka.js';
 import { eventually } from './support/wait.js';
 

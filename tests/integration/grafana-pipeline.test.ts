@@ -1,38 +1,31 @@
 // The pipeline-health dashboard's PromQL, run by the check against a real Prometheus (built by the
 // harness from the Go module proxy) scraping a real metrics bridge that consumed simulated lines
 // and one malformed line from Kafka.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { checkDashboards, type PanelCheck } from '../../grafana/check/run.js';
 import { grafanaResources } from '../../grafana/index.js';
 import type { KitConfigInput } from '../../src/config/schema.js';
 import { edgeTraffic } from '../../src/simulate/run.js';
 import { createBucket, startInfluxDB, type RunningInflux } from '../../src/local/services/influxdb.js';
-import { freePort, stopProcess } from '../../src/local/process.js';
+import { freePort } from '../../src/local/process.js';
+import { startPrometheus, type RunningPrometheus } from '../../src/local/prometheus.js';
 import { ensurePrometheus } from '../../src/local/tools.js';
-import { startBridgeProcess, writeKitConfig, type BridgeProcess } from './support/bridge-process.js';
-import { referenceKit } from './support/config.js';
+import { startBridgeProcess, type BridgeProcess } from '../../src/local/bridge-process.js';
+import { referenceKit, writeKitConfig } from './support/config.js';
 import { freshTopics, produceLines } from './support/kafka.js';
 import { eventually } from './support/wait.js';
+import { scratchDir } from '../support/scratch.js';
 
 const id = randomUUID().slice(0, 8);
-const work = mkdtempSync(join(tmpdir(), 'cdnkit-grafana-pipeline-'));
 const LINES = 3000;
 const SCRAPE_MS = 1000;
 let influx: RunningInflux;
 let bridge: BridgeProcess | undefined;
-let prometheus: ChildProcess | undefined;
-let prometheusUrl: string;
+let prometheus: RunningPrometheus | undefined;
 let topics: Record<'logs' | 'metrics' | 'dead', string>;
 
-const promQuery = async (query: string) => {
-  const response = await fetch(new URL(`/api/v1/query?${new URLSearchParams({ query })}`, prometheusUrl));
-  return ((await response.json()) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } }).data.result;
-};
+const promQuery = (query: string) => prometheus!.query(query);
 
 beforeAll(async () => {
   influx = await startInfluxDB();
@@ -49,14 +42,12 @@ beforeAll(async () => {
   bridge = await startBridgeProcess('metrics', configFile, { CDNKIT_INFLUX_TOKEN: influx.token });
   await bridge.waitReady();
 
-  const port = await freePort();
-  prometheusUrl = `http://127.0.0.1:${port}`;
-  writeFileSync(
-    join(work, 'prometheus.yml'),
-    `global:\n  scrape_interval: ${SCRAPE_MS / 1000}s\nscrape_configs:\n  - job_name: cdnkit-bridges\n    static_configs:\n      - targets: ['${new URL(bridge.operations).host}']\n`,
-  );
-  prometheus = spawn(bin, [`--config.file=${join(work, 'prometheus.yml')}`, `--storage.tsdb.path=${join(work, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], {
-    stdio: 'ignore',
+  prometheus = await startPrometheus({
+    bin,
+    dir: scratchDir('cdnkit-grafana-pipeline-'),
+    listen: `127.0.0.1:${await freePort()}`,
+    targets: [new URL(bridge.operations).host],
+    scrapeIntervalSeconds: SCRAPE_MS / 1000,
   });
   await eventually('Prometheus scrapes the bridge', async () => (await promQuery('up').catch(() => []))[0]?.value[1] === '1', 60_000);
 
@@ -74,9 +65,8 @@ beforeAll(async () => {
 }, 1_800_000);
 
 afterAll(async () => {
-  if (prometheus) await stopProcess(prometheus, 'prometheus', 10_000);
+  await prometheus?.stop();
   await bridge?.stop();
-  rmSync(work, { recursive: true, force: true });
 });
 
 describe('pipeline-health dashboard on a real Prometheus', () => {
@@ -89,7 +79,7 @@ describe('pipeline-health dashboard on a real Prometheus', () => {
       {
         influxdb: { url: influx.url, token: influx.token, database: 'unused', retentionPolicy: 'autogen' },
         elasticsearch: { url: inject('services').elasticsearch.url, index: 'unused-*' },
-        prometheus: { url: prometheusUrl, scrapeIntervalMs: SCRAPE_MS },
+        prometheus: { url: prometheus!.url, scrapeIntervalMs: SCRAPE_MS },
       },
       { range: { fromMs: now - 120_000, toMs: now }, maxDataPoints: 120 },
     );

@@ -7,12 +7,10 @@
 // are never more than one rank apart, and that is the tolerance checked: InfluxDB's value is the
 // value at rank ⌈p/100·n⌉ − 1, ⌈p/100·n⌉ or ⌈p/100·n⌉ + 1 of the minute's sorted values, and
 // exactly the value at its own documented rank.
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Client } from '@elastic/elasticsearch';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { indexTemplate } from '../../generators/elasticsearch.js';
@@ -28,10 +26,10 @@ import { edgeTraffic } from '../../src/simulate/run.js';
 import type { SimRequest } from '../../src/simulate/model.js';
 import { GroundTruth, type Truth } from '../../src/simulate/truth.js';
 import { createBucket, startInfluxDB, type RunningInflux } from '../../src/local/services/influxdb.js';
+import { mustRun, runCommand } from '../../src/local/process.js';
 import { stringify } from 'yaml';
 import { referenceConfig } from '../../src/config/preset.js';
-import { BUILT_CLI } from './support/bridge-process.js';
-import { referenceKit } from './support/config.js';
+import { BUILT_CLI, referenceKit } from './support/config.js';
 
 const id = randomUUID().slice(0, 8);
 const es = () => new Client({ node: inject('services').elasticsearch.url });
@@ -282,9 +280,8 @@ describe('grafana check on the generated dashboards', () => {
   it('cdnkit grafana check (the built CLI) runs the same panels from the config and the environment, and says so', async () => {
     const file = join(work, 'cdnkit.yaml');
     writeFileSync(file, stringify({ ...referenceConfig, ...overrides, sinks: { influxdb: { url: influx.url, org: influx.org, bucket }, elasticsearch: { url: inject('services').elasticsearch.url, indexPrefix } } }));
-    const run = promisify(execFile);
     const range = ['--from', new Date(RANGE.fromMs).toISOString(), '--to', new Date(RANGE.toMs).toISOString(), '--max-data-points', String(MAX_DATA_POINTS)];
-    const { stdout } = await run(process.execPath, [BUILT_CLI, 'grafana', 'check', '-c', file, ...range], { env: { ...process.env, CDNKIT_INFLUX_TOKEN: influx.token } });
+    const { stdout } = await mustRun(process.execPath, [BUILT_CLI, 'grafana', 'check', '-c', file, ...range], { env: { ...process.env, CDNKIT_INFLUX_TOKEN: influx.token } });
     expect(stdout).toContain(`${checks.length} panels: ${checks.length} answered, 0 with an error or no data`);
     expect(stdout).toContain('not checked cdnkit-pipeline-health / Consumer lag: no Prometheus to query');
     // The traffic is months before now: the pipeline rule sees nothing in its window and fires.
@@ -292,8 +289,8 @@ describe('grafana check on the generated dashboards', () => {
     expect(stdout).toContain('rule nodata  cdnkit-traffic-drop');
     // An empty window: every InfluxDB and Elasticsearch panel has no data, and the command fails.
     const empty = ['--from', '2020-01-01T00:00:00Z', '--to', '2020-01-01T01:00:00Z'];
-    const failed = await run(process.execPath, [BUILT_CLI, 'grafana', 'check', '-c', file, ...empty], { env: { ...process.env, CDNKIT_INFLUX_TOKEN: influx.token } }).catch((e: { code: number; stdout: string }) => e);
-    expect('code' in failed && failed.code).toBe(1);
+    const failed = await runCommand(process.execPath, [BUILT_CLI, 'grafana', 'check', '-c', file, ...empty], { env: { ...process.env, CDNKIT_INFLUX_TOKEN: influx.token } });
+    expect(failed.code).toBe(1);
     expect(failed.stdout).toContain('no data     cdnkit-overview / Requests per minute');
   });
 });

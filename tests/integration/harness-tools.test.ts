@@ -1,6 +1,5 @@
 // The real programs from tests/harness/tools.ts: each one is obtained (or found in the cache),
 // reports its pinned version, and behaves the way the artifact tests rely on.
-import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,7 +18,7 @@ import {
   type Rsyslog,
   type Varnish,
 } from '../../src/local/tools.js';
-import { runCommand, freePort } from '../../src/local/process.js';
+import { runCommand, freePort, spawnChild } from '../../src/local/process.js';
 
 // A cold machine builds two Go programs and installs two apt packages; the globalSetup normally
 // did that already and these calls are the cached fast path.
@@ -250,9 +249,9 @@ ruleset(name="cdn_metrics") {
     const pidFile = join(work, 'rsyslogd.pid');
     writeFileSync(config, receiver(work, logsPort, metricsPort));
 
-    const child = spawn(rs.rsyslogd, ['-n', '-f', config, '-i', pidFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnChild(rs.rsyslogd, ['-n', '-f', config, '-i', pidFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
       await waitForPort(logsPort, 10_000);

@@ -11,8 +11,8 @@ import { freePort } from '../../src/local/process.js';
 import { createBucket, startInfluxDB, type RunningInflux } from '../../src/local/services/influxdb.js';
 import kafkajs from 'kafkajs';
 import { addScramUser, startKafka, type KafkaSecurityListeners, type RunningKafka } from '../../src/local/services/kafka.js';
-import { startBridgeProcess, writeKitConfig, type BridgeProcess } from './support/bridge-process.js';
-import { referenceKit } from './support/config.js';
+import { startBridgeProcess, type BridgeProcess } from '../../src/local/bridge-process.js';
+import { referenceKit, writeKitConfig } from './support/config.js';
 import { countPoints } from './support/influx.js';
 import { freshTopics, produceLines, readTopic, testKafka } from './support/kafka.js';
 import { sendLines, startRsyslogd } from './support/rsyslog.js';
@@ -165,7 +165,7 @@ describe('the generated rsyslog receiver on a secured Kafka', () => {
       await sendLines(logsPort, ['{"resp_status":503}']);
       expect((await readTopic(topics.metrics, lines.length, 30_000, kafka.brokers)).sort()).toEqual([...lines].sort());
       expect(await readTopic(topics.logs, 1, 30_000, kafka.brokers)).toEqual(['{"resp_status":503}']);
-      daemon.stop();
+      await daemon.stop();
     });
   }
 });

@@ -2,17 +2,15 @@
 // of that type: consul-template itself renders it here. (Logstash has no package on the registries
 // this project can reach: not on Maven Central (no org.logstash or co.elastic.logstash artifacts), no
 // Debian package, and its gems are on RubyGems; it runs in the compose stack.)
-import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
 import { LOG_TYPE_ENV, logstashConsulTemplate, logstashPipeline, type LogType } from '../../generators/logstash.js';
 import { NOT_SUBSCRIBED, tenantTableFile } from '../../src/tenants/names.js';
+import { mustRun } from '../../src/local/process.js';
 import { referenceKit } from './support/config.js';
 import { scratchDir } from '../support/scratch.js';
 
-const run = promisify(execFile);
 
 async function renderWithConsulTemplate(template: string, logType: string): Promise<string> {
   const dir = scratchDir('cdnkit-ctmpl-');
@@ -20,9 +18,9 @@ async function renderWithConsulTemplate(template: string, logType: string): Prom
   const output = join(dir, 'receiver.conf');
   writeFileSync(input, template);
   // -once: render and exit. The template reads only the environment, so no Consul is contacted.
-  await run(inject('tools').consulTemplate, ['-once', '-template', `${input}:${output}`], {
+  await mustRun(inject('tools').consulTemplate, ['-once', '-template', `${input}:${output}`], {
     env: { ...process.env, [LOG_TYPE_ENV]: logType },
-    timeout: 30_000,
+    timeoutMs: 30_000,
   });
   return readFileSync(output, 'utf8');
 }

@@ -1,18 +1,15 @@
 // The generated rsyslog receiver, run by the real rsyslogd: it must pass rsyslogd's own config
 // check, and, live, forward each line it receives on a port to that port's Kafka topic unchanged.
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { rsyslogConfig } from '../../generators/rsyslog.js';
 import { referenceKit } from './support/config.js';
 import { freshTopics, readTopic } from './support/kafka.js';
-import { freePort } from '../../src/local/process.js';
+import { freePort, runCommand } from '../../src/local/process.js';
 import { sendLines, startRsyslog } from './support/rsyslog.js';
 import { scratchDir } from '../support/scratch.js';
 
-const run = promisify(execFile);
 
 
 function writeConfig(text: string): string {
@@ -22,13 +19,8 @@ function writeConfig(text: string): string {
 }
 
 async function checkConfig(file: string): Promise<{ ok: boolean; output: string }> {
-  try {
-    const { stdout, stderr } = await run(inject('tools').rsyslogd, ['-N1', '-f', file], { timeout: 30_000 });
-    return { ok: true, output: stdout + stderr };
-  } catch (error) {
-    const e = error as { stdout?: string; stderr?: string };
-    return { ok: false, output: `${e.stdout ?? ''}${e.stderr ?? ''}` };
-  }
+  const { code, stdout, stderr } = await runCommand(inject('tools').rsyslogd, ['-N1', '-f', file], { timeoutMs: 30_000 });
+  return { ok: code === 0, output: stdout + stderr };
 }
 
 describe('rsyslog receiver', () => {
@@ -63,8 +55,8 @@ describe('rsyslog receiver', () => {
   });
 
   describe('live, into the real Kafka', () => {
-    const stops: Array<() => void> = [];
-    afterAll(() => stops.forEach((stop) => stop()));
+    const stops: Array<() => Promise<void>> = [];
+    afterAll(() => Promise.all(stops.map((stop) => stop())));
 
     it('forwards every line from each port to its topic byte for byte, with or without a syslog header', async () => {
       const topics = await freshTopics(['logs', 'metrics'] as const);

@@ -4,11 +4,9 @@
 // requests a second, requests of one series end in the same microsecond, and yet the InfluxQL
 // counts per minute and status class and the Elasticsearch error counts equal the ground truth,
 // and custom fields of every type (one with a simulate hint) are taken by both sinks.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { Client } from '@elastic/elasticsearch';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -19,14 +17,13 @@ import { parseLine } from '../../src/ilp/line-protocol.js';
 import { unwrapLine } from '../../src/ingest/unwrap.js';
 import type { Truth } from '../../src/simulate/truth.js';
 import { createBucket, startInfluxDB, type RunningInflux } from '../../src/local/services/influxdb.js';
-import { freePort } from '../../src/local/process.js';
-import { BUILT_CLI, startBridgeProcess, writeKitConfig, type BridgeProcess } from './support/bridge-process.js';
-import { referenceKit } from './support/config.js';
+import { freePort, mustRun } from '../../src/local/process.js';
+import { startBridgeProcess, type BridgeProcess } from '../../src/local/bridge-process.js';
+import { BUILT_CLI, referenceKit, writeKitConfig } from './support/config.js';
 import { freshTopics, readMessages } from './support/kafka.js';
 import { startRsyslog, type Rsyslogd } from './support/rsyslog.js';
 import { eventually } from './support/wait.js';
 
-const run = promisify(execFile);
 const id = randomUUID().slice(0, 8);
 const es = () => new Client({ node: inject('services').elasticsearch.url });
 
@@ -62,7 +59,7 @@ beforeAll(async () => {
   influx = await startInfluxDB();
 });
 afterAll(async () => {
-  rsyslog?.stop();
+  await rsyslog?.stop();
   await Promise.all(bridges.map((b) => b.stop()));
   await es().indices.delete({ index: `${indexPrefix}-*`, ignore_unavailable: true });
   await es().indices.deleteIndexTemplate({ name: indexPrefix }).catch(() => undefined);
@@ -112,9 +109,7 @@ describe('cdnkit simulate, end to end', () => {
     }
 
     const simulate = (...args: string[]) =>
-      run(process.execPath, [BUILT_CLI, 'simulate', '-c', configFile, '--seed', '5', '--start', SIMULATED.start, '--rps', String(SIMULATED.rps), '--count', String(SIMULATED.count), '--format', 'classic', '--rate', '0', '-q', ...args], {
-        maxBuffer: 1 << 20,
-      });
+      mustRun(process.execPath, [BUILT_CLI, 'simulate', '-c', configFile, '--seed', '5', '--start', SIMULATED.start, '--rps', String(SIMULATED.rps), '--count', String(SIMULATED.count), '--format', 'classic', '--rate', '0', '-q', ...args]);
     const sent = await simulate('--to', 'syslog', '--truth', join(work, 'truth.json'));
     const truth = JSON.parse(readFileSync(join(work, 'truth.json'), 'utf8')) as Truth;
     expect(truth.totals.requests).toBe(SIMULATED.count);
@@ -191,7 +186,7 @@ describe('cdnkit simulate, end to end', () => {
     };
     const configFile = writeKitConfig(overrides);
     const simulate = (...args: string[]) =>
-      run(process.execPath, [BUILT_CLI, 'simulate', '-c', configFile, '--seed', '11', '--start', SIMULATED.start, '--rate', '0', '--count', '3000', '-q', ...args]);
+      mustRun(process.execPath, [BUILT_CLI, 'simulate', '-c', configFile, '--seed', '11', '--start', SIMULATED.start, '--rate', '0', '--count', '3000', '-q', ...args]);
     await simulate('--to', 'kafka');
     await simulate('--to', join(work, 'kafka-lines.txt'));
     const lines = readFileSync(join(work, 'kafka-lines.txt'), 'utf8').trimEnd().split('\n');

@@ -60,7 +60,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await edge?.stop();
-  rsyslog?.stop();
+  await rsyslog?.stop();
   const admin = testKafka().admin();
   await admin.connect();
   await admin.deleteTopics({ topics: topics() }).catch(() => undefined);

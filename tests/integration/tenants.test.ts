@@ -1,7 +1,7 @@
 // Tenants against a real Kafka 4 with SASL/SCRAM and the StandardAuthorizer: `cdnkit tenants add`
 // makes topics, a SCRAM user and ACLs; the broker then lets the tenant's credentials read their own
 // topics with their own groups, and refuses everything else.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { freePort } from '../../src/local/process.js';
+import { freePort, spawnChild } from '../../src/local/process.js';
 import { ensureConfluentKafka, ensureKcat } from '../../src/local/tools.js';
 import { startKafka, type KafkaSecurityListeners, type RunningKafka } from '../../src/local/services/kafka.js';
 import { produceLines, testKafka } from './support/kafka.js';
@@ -100,11 +100,11 @@ async function refusalOf(attempt: Promise<unknown>): Promise<string> {
 
 /** Runs a consumer of the bundle in its folder until it printed `count` lines (then stops it); the lines. */
 async function linesPrintedBy(program: string, args: string[], count: number): Promise<string[]> {
-  const child = spawn(program, args, { cwd: bundle, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnChild(program, args, { cwd: bundle, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (err += d));
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (err += d));
   try {
     await eventually(`${args.join(' ')} to print ${count} lines`, () => out.split('\n').filter(Boolean).length >= count || child.exitCode !== null, 60_000, () => `${out}\n${err}`);
     // A moment more, so a line too many would show.

@@ -2,7 +2,6 @@
 // header a VCL field of the reference config reads, in the URL and in the method, and every line
 // that reaches the receivers must be JSON or line protocol carrying exactly what was sent, after
 // the cuts cdnkit.vcl documents.
-import { spawn } from 'node:child_process';
 import { STATUS_CODES } from 'node:http';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import { VARNISH_STRING_MAX_BYTES, VARNISH_TAG_MAX_BYTES } from '../../generator
 import { fieldViews, kitValue, logKeyOf } from '../../src/config/model.js';
 import type { Field, KitConfig } from '../../src/config/schema.js';
 import { normaliseTagValue, parseLine, type IlpPoint } from '../../src/ilp/line-protocol.js';
+import { spawnChild } from '../../src/local/process.js';
 import { referenceKit } from './support/config.js';
 import { HOSTILE_VALUES } from './support/hostile.js';
 import { startLineReceiver, startVarnishEdge, type VarnishEdge } from './support/varnish-edge.js';
@@ -281,9 +281,9 @@ describe('Varnish edge: cdnkit.vcl, the varnishncsa formats and the script, on v
     const closed = await startLineReceiver();
     await closed.close();
     const script = join(edge.dir, 'varnish', 'cdnkit-varnishncsa.sh');
-    const child = spawn(script, ['metrics'], { env: { ...process.env, CDNKIT_METRICS_PORT: String(closed.port) }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawnChild(script, ['metrics'], { env: { ...process.env, CDNKIT_METRICS_PORT: String(closed.port) }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stderr!.on('data', (d) => (stderr += d));
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     expect(code).not.toBe(0);
     expect(stderr).toContain('cannot connect');

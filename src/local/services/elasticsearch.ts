@@ -16,7 +16,7 @@
 // `cdnkit-es`, created with useradd on first use); the install in the cache stays owned by root and
 // read-only to it. If that user cannot reach the cache (e.g. it lives under /root, mode 0700), the node
 // runs from a hard-linked mirror of the install in its temp dir (costs milliseconds, no copy).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -41,7 +41,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { cacheDir } from '../cache.js';
-import { dieWithParent, exitOf, isLocal, killOnExit, portInUse, sleep, stopProcess, sweepStale, tailOfFile, withLock } from '../process.js';
+import { exitOf, isLocal, portInUse, spawnChild, sleep, stopProcess, sweepStale, tailOfFile, withLock } from '../process.js';
 import { HarnessError, progress, step } from '../progress.js';
 import { makeCertificates } from '../tls.js';
 import type { RunningService } from './types.js';
@@ -284,11 +284,7 @@ async function launch(home: string, url: string, port: number, forget: () => voi
     await step(`elasticsearch ${ELASTICSEARCH_VERSION}: start node on ${url}`, async () => {
       const out = openSync(logFile, 'a');
       try {
-        const [command, args] = dieWithParent('bash', [
-          join(esHome, 'bin', 'elasticsearch'),
-          ...Object.entries(settings).flatMap(([k, v]) => ['-E', `${k}=${v}`]),
-        ]);
-        child = spawn(command, args, {
+        child = spawnChild('bash', [join(esHome, 'bin', 'elasticsearch'), ...Object.entries(settings).flatMap(([k, v]) => ['-E', `${k}=${v}`])], {
           cwd: dir,
           stdio: ['ignore', out, out],
           ...(user ?? {}),
@@ -306,7 +302,6 @@ async function launch(home: string, url: string, port: number, forget: () => voi
         closeSync(out);
       }
       writeFileSync(join(dir, 'owner.pids'), `${process.pid} ${child.pid ?? ''}\n`);
-      killOnExit(child);
       const c = child;
       const exited = exitOf(c);
       const deadline = Date.now() + Number(process.env.CDNKIT_ES_START_TIMEOUT_MS ?? 240_000);

@@ -28,7 +28,7 @@ export function referenceTopics(): Record<string, number> {
 export async function startServices(): Promise<StartedServices> {
   // Settle all three before deciding: a failure must not leave the others starting unseen. Each at
   // its fixed default address (or CDNKIT_KAFKA_BROKERS, CDNKIT_ES_URL, CDNKIT_INFLUX_URL), so
-  // `npm run services:up` and a later `npm test` meet on the same servers.
+  // `cdnkit local servers up` (npm run services:up) and a later `npm test` meet on the same servers.
   const [kafka, elasticsearch, influxdb] = await Promise.allSettled([
     startKafka({ partitions: referenceTopics() }),
     startElasticsearch(),

@@ -22,12 +22,12 @@
 // org, bucket and token come from CDNKIT_INFLUX_ORG / _BUCKET / _TOKEN (defaults: the harness's own,
 // so a server started by an earlier run of this harness is reused as is).
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cacheDir } from '../cache.js';
-import { isExecutable, mustRun, portInUse, readFileSafe, sleep, stopProcess, tailOfFile, withLock } from '../process.js';
+import { isExecutable, mustRun, portInUse, readFileSafe, sleep, spawnChild, stopProcess, tailOfFile, withLock } from '../process.js';
 import { HarnessError, progress, step } from '../progress.js';
 import type { RunningService } from './types.js';
 
@@ -309,7 +309,7 @@ async function launch(bin: string, port: number, id: Identity): Promise<RunningI
       // Only our flags: no INFLUXD_* from the environment, no config file from the working directory.
       const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('INFLUXD_')));
       env.INFLUXD_CONFIG_PATH = data;
-      const proc = spawn(
+      const proc = spawnChild(
         bin,
         [
           '--bolt-path', join(data, 'influxd.bolt'),
@@ -368,6 +368,17 @@ export async function createBucket(s: RunningInflux, bucket: string): Promise<st
   const created = (await api(s, 'POST', '/api/v2/buckets', { orgID, name: bucket, retentionRules: [] })) as { id: string };
   await ensureDbrp({ ...s, bucket });
   return created.id;
+}
+
+/** Creates the bucket (with its DBRP mapping) unless it exists; makes sure an existing one has the mapping. */
+export async function ensureBucket(s: RunningInflux, bucket: string): Promise<void> {
+  // Some 2.x versions answer a name that matches nothing with 404, others with an empty list.
+  const found = (await api(s, 'GET', `/api/v2/buckets?${new URLSearchParams({ org: s.org, name: bucket })}`).catch((error: Error) => {
+    if (error.message.includes('HTTP 404')) return {};
+    throw error;
+  })) as { buckets?: unknown[] };
+  if (found.buckets && found.buckets.length > 0) await ensureDbrp({ ...s, bucket });
+  else await createBucket(s, bucket);
 }
 
 async function ensureDbrp(s: RunningInflux): Promise<void> {

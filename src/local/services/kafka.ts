@@ -13,7 +13,7 @@
 //   ANONYMOUS and the SCRAM user `admin` are super users, everyone else needs ACLs. Their addresses and
 //   the admin password are in `security`, and in a file under the cache so a process that reuses the
 //   broker finds them too.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,14 +21,13 @@ import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { cacheDir } from '../cache.js';
 import {
-  dieWithParent,
   exitOf,
   freePort,
   isLocal,
-  killOnExit,
   mustRun,
   portInUse,
   sleep,
+  spawnChild,
   stopProcess,
   sweepStale,
   tailOf,
@@ -308,13 +307,11 @@ async function launch(libs: string, port: number, forget: () => void): Promise<R
     step(`kafka ${KAFKA_VERSION}: start broker on 127.0.0.1:${port}`, async () => {
       const out = openSync(logFile, 'a');
       try {
-        const [command, args] = dieWithParent(java, [...jvmFlags, '-cp', classpath, 'kafka.Kafka', propsFile]);
-        child = spawn(command, args, { cwd: dir, stdio: ['ignore', out, out] });
+        child = spawnChild(java, [...jvmFlags, '-cp', classpath, 'kafka.Kafka', propsFile], { cwd: dir, stdio: ['ignore', out, out] });
       } finally {
         closeSync(out);
       }
       writeFileSync(join(dir, 'owner.pids'), `${process.pid} ${child.pid ?? ''}\n`);
-      killOnExit(child);
       const exited = exitOf(child);
       const deadline = Date.now() + Number(process.env.CDNKIT_KAFKA_START_TIMEOUT_MS ?? 180_000);
       for (;;) {

@@ -1,11 +1,7 @@
 // falco, the Fastly VCL linter and simulator: lint a service, and run it to see what `log` emits.
-import { execFile, spawn } from 'node:child_process';
 import { request } from 'node:http';
-import { promisify } from 'node:util';
 import { inject } from 'vitest';
-import { freePort, portInUse } from '../../../src/local/process.js';
-
-const run = promisify(execFile);
+import { freePort, portInUse, runCommand, spawnChild } from '../../../src/local/process.js';
 
 export interface LintReport {
   errors: number;
@@ -15,13 +11,8 @@ export interface LintReport {
 
 /** `falco lint -json`; exits 1 on errors, so the report is read from stdout either way. */
 export async function falcoLint(vclFile: string): Promise<LintReport> {
-  let stdout: string;
-  try {
-    ({ stdout } = await run(inject('tools').falco, ['lint', '-json', vclFile], { maxBuffer: 64 << 20 }));
-  } catch (error) {
-    stdout = (error as { stdout?: string }).stdout ?? '';
-    if (!stdout) throw error;
-  }
+  const { stdout, output } = await runCommand(inject('tools').falco, ['lint', '-json', vclFile]);
+  if (!stdout) throw new Error(`falco lint printed no report:\n${output}`);
   const report = JSON.parse(stdout) as {
     Errors: number;
     Warnings: number;
@@ -46,10 +37,10 @@ export interface Simulator {
 export async function startSimulator(vclFile: string): Promise<Simulator> {
   const port = await freePort();
   // --port=N: falco reads "-p N" as a file name.
-  const child = spawn(inject('tools').falco, ['simulate', `--port=${port}`, vclFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnChild(inject('tools').falco, ['simulate', `--port=${port}`, vclFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout.on('data', (d) => (output += d));
-  child.stderr.on('data', (d) => (output = (output + d).slice(-20_000)));
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output = (output + d).slice(-20_000)));
   const deadline = Date.now() + 15_000;
   // falco prints its banner before it listens (a CI run's first request was refused): wait for both.
   while (!output.includes('Simulator server starts') || !(await portInUse(port))) {

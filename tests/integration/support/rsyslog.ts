@@ -1,45 +1,18 @@
-// The real rsyslogd running a generated receiver config, and a CDN edge's way of sending it lines.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// The real rsyslogd (src/local/rsyslogd.ts) running a generated receiver config, and a CDN edge's way of sending it lines.
+import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { inject } from 'vitest';
 import { generateRsyslog, rsyslogConfig } from '../../../generators/rsyslog.js';
 import type { KitConfig } from '../../../src/config/schema.js';
-import { portInUse } from '../../../src/local/process.js';
+import { startRsyslogd as startDaemon, type Rsyslogd } from '../../../src/local/rsyslogd.js';
 import { scratchDir } from '../../support/scratch.js';
-import { eventually } from './wait.js';
 
-export interface Rsyslogd {
-  /** What rsyslogd printed so far. */
-  output(): string;
-  /** SIGTERM; its config folder is removed once it exited. */
-  stop(): void;
-}
+export type { Rsyslogd };
 
-/** Runs rsyslogd in the foreground on `configText` (with `env` added) until it listens on every port. */
-export async function startRsyslogd(configText: string, ports: number[], env: Record<string, string> = {}): Promise<Rsyslogd> {
-  const dir = mkdtempSync(join(tmpdir(), 'cdnkit-rsyslogd-'));
-  const file = join(dir, 'cdnkit.conf');
-  writeFileSync(file, configText);
-  const daemon = spawn(inject('tools').rsyslogd, ['-n', '-f', file, '-i', join(dir, 'rsyslogd.pid')], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  });
-  let output = '';
-  daemon.stdout.on('data', (d) => (output += d));
-  daemon.stderr.on('data', (d) => (output += d));
-  daemon.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  const stop = () => daemon.kill('SIGTERM');
-  try {
-    // rsyslogd opens its listeners one after the other: wait for all.
-    await eventually(`rsyslogd listening on ${ports.join(' and ')}`, async () => (await Promise.all(ports.map((p) => portInUse(p)))).every(Boolean), 20_000, () => output);
-  } catch (error) {
-    stop();
-    throw error;
-  }
-  return { output: () => output, stop };
+/** Runs rsyslogd (the set-up's) on `configText` (with `env` added) until it listens on every port. */
+export function startRsyslogd(configText: string, ports: number[], env: Record<string, string> = {}): Promise<Rsyslogd> {
+  return startDaemon({ rsyslogd: inject('tools').rsyslogd, configText, ports, env });
 }
 
 /**

@@ -1,12 +1,12 @@
 // Running `cdnkit tenants` from the build against a test broker, and reading what it wrote.
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { referenceConfig } from '../../../src/config/preset.js';
 import type { KitConfigInput } from '../../../src/config/schema.js';
 import { installKafka } from '../../../src/local/services/kafka.js';
-import { BUILT_CLI } from './bridge-process.js';
+import { runCommand } from '../../../src/local/process.js';
+import { BUILT_CLI } from './config.js';
 import { scratchDir } from '../../support/scratch.js';
 
 export interface CliResult {
@@ -26,15 +26,9 @@ export function tenantsConfigFile(overrides: Partial<KitConfigInput>): { file: s
 /** Runs the built CLI; ConfigCommand comes from the harness's Kafka jars, the way a user without kafka-configs.sh on PATH would run it. */
 export async function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   const libs = await installKafka();
-  const child = spawn(process.execPath, [BUILT_CLI, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const { code, stdout, stderr } = await runCommand(process.execPath, [BUILT_CLI, ...args], {
     env: { ...process.env, CDNKIT_KAFKA_BROKERS: '', CDNKIT_KAFKA_CONFIGS: `java -Xmx128m -cp ${join(libs, '*')} kafka.admin.ConfigCommand`, ...env },
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   return { code, stdout, stderr };
 }
 

@@ -1,7 +1,7 @@
 // A Varnish edge built from the generated files alone: a node origin behind varnishd running
 // example.vcl (which includes cdnkit.vcl) with the parameters cdnkit-varnishncsa.sh asks for, and
 // that script, for logs and for metrics, shipping to TCP listeners in this process.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,7 @@ import { inject } from 'vitest';
 import { EXAMPLE_BACKEND, generateVarnish, VARNISHD_PARAMS } from '../../../generators/varnish.js';
 import type { KitConfig } from '../../../src/config/schema.js';
 import { startOrigin } from './origin.js';
-import { freePort, sleep } from '../../../src/local/process.js';
+import { freePort, sleep, spawnChild } from '../../../src/local/process.js';
 import { eventually } from './wait.js';
 
 /** A TCP listener standing in for a cdnkit receiver: collects newline-framed lines as bytes. */
@@ -147,7 +147,7 @@ export async function startVarnishEdge(
     const params = VARNISHD_PARAMS.flatMap((p) => p.param.split(' ')).flatMap((p) => ['-p', p]);
     const instance = join(dir, 'instance'); // varnishncsa -n needs an absolute path
     // -F: foreground; -T none: no management port; -j none: no privilege separation (not root here).
-    const varnishd = spawn(
+    const varnishd = spawnChild(
       tools.varnishd,
       ['-F', '-n', instance, '-a', `127.0.0.1:${port}`, '-T', 'none', '-j', 'none', '-f', examplePath, '-s', 'malloc,32m', '-i', identity, ...params],
       { stdio: ['ignore', 'pipe', 'pipe'] },
@@ -166,7 +166,7 @@ export async function startVarnishEdge(
       CDNKIT_METRICS_PORT: String(metrics.port),
       VARNISH_NAME: instance,
     };
-    for (const type of ['logs', 'metrics']) collect(`varnishncsa ${type}`, spawn(script, [type], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
+    for (const type of ['logs', 'metrics']) collect(`varnishncsa ${type}`, spawnChild(script, [type], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
 
     // varnishncsa starts reading at the end of the log: knock until both have seen a request,
     // then let stragglers arrive and forget them.
@@ -177,7 +177,11 @@ export async function startVarnishEdge(
     const deadline = Date.now() + 20_000;
     while (logs.lines.length === 0 || metrics.lines.length === 0) {
       if (Date.now() > deadline) throw new Error(`varnishncsa never shipped a line\n${output}`);
-      await send(knock);
+      // The manager binds the listen socket, the cache child's acceptor calls listen(): on a busy
+      // machine that can come after "Child launched OK", and until then connections are refused.
+      await send(knock).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ECONNREFUSED') throw error;
+      });
       await sleep(200);
     }
     await sleep(500);

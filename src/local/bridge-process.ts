@@ -1,29 +1,17 @@
-// Bridges as the user runs them: `cdnkit bridge metrics|logs` child processes of the built CLI, so
-// a test can kill -9 one for real and the benchmark measures what users run. Both use this module.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
-import { BRIDGE_ENV } from '../../../src/bridge/bridge.js';
-import type { KitConfigInput } from '../../../src/config/schema.js';
-import { referenceConfig } from '../../../src/config/preset.js';
-import { freePort, residentBytes, stopProcess } from '../../../src/local/process.js';
-import { scratchDir } from '../../support/scratch.js';
-
-/** The built CLI. */
-export const BUILT_CLI = fileURLToPath(new URL('../../../dist/src/cli/main.js', import.meta.url));
-
-/** Writes a kit config file: the reference preset with the test's overrides. */
-export function writeKitConfig(overrides: Partial<KitConfigInput>): string {
-  const file = join(scratchDir('cdnkit-bridge-config-'), 'cdnkit.yaml');
-  writeFileSync(file, stringify({ ...referenceConfig, ...overrides }));
-  return file;
-}
+// Bridges as the user runs them: `cdnkit bridge metrics|logs` child processes of the built CLI.
+// The local run starts its bridges with this module; so do the tests (one can kill -9 a bridge for
+// real) and the benchmark (it measures what users run).
+import type { ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync } from 'node:fs';
+import { BRIDGE_ENV } from '../bridge/bridge.js';
+import { builtCli } from '../package-root.js';
+import { freePort, howItEnds, residentBytes, spawnChild, stopProcess } from './process.js';
 
 export interface BridgeOptions {
-  /** Another build of the CLI to run (the benchmark compares builds). */
+  /** Another build of the CLI to run (the benchmark compares builds); default the package's own. */
   cli?: string;
+  /** host:port for /metrics, /healthz and /readyz; default a free port on 127.0.0.1. */
+  listen?: string;
   /** Flags for node itself, e.g. --cpu-prof. */
   nodeFlags?: string[];
   /** Also write everything the bridge prints to this file. */
@@ -33,7 +21,9 @@ export interface BridgeOptions {
 export interface BridgeProcess {
   kind: 'metrics' | 'logs';
   pid: number;
-  /** http://127.0.0.1:<port> of its /metrics, /healthz, /readyz. */
+  /** Resolves once it exited, with how (see howItEnds). */
+  ended: Promise<string>;
+  /** http://<host>:<port> of its /metrics, /healthz, /readyz (0.0.0.0 shown as 127.0.0.1). */
   operations: string;
   logFile: string | undefined;
   /** The last 200 KB it printed: structured JSON logs. */
@@ -64,7 +54,7 @@ export function sumMetric(text: string, name: string): number {
 }
 
 /**
- * The test run's environment without the bridge's overrides: a run pointed at private servers
+ * This process's environment without the bridge's overrides: a run pointed at other servers
  * (CDNKIT_KAFKA_BROKERS, CDNKIT_ES_URL, ...) must not redirect a bridge whose kit config names
  * the servers it is meant to use, such as a secured node or a throwaway server.
  */
@@ -78,12 +68,12 @@ export async function startBridgeProcess(
   kind: 'metrics' | 'logs',
   configFile: string,
   env: Record<string, string>,
-  { cli = BUILT_CLI, nodeFlags = [], logFile }: BridgeOptions = {},
+  { cli = builtCli(), nodeFlags = [], logFile, listen }: BridgeOptions = {},
 ): Promise<BridgeProcess> {
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run npm run build`);
-  const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [...nodeFlags, cli, 'bridge', kind, '-c', configFile], {
-    env: { ...inheritedEnv(), ...env, CDNKIT_BRIDGE_LISTEN: `127.0.0.1:${port}` },
+  const address = listen ?? `127.0.0.1:${await freePort()}`;
+  const child: ChildProcess = spawnChild(process.execPath, [...nodeFlags, cli, 'bridge', kind, '-c', configFile], {
+    env: { ...inheritedEnv(), ...env, [BRIDGE_ENV.listen]: address },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -96,7 +86,7 @@ export async function startBridgeProcess(
   }
   const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const exited = () => child.exitCode !== null || child.signalCode !== null;
-  const operations = `http://127.0.0.1:${port}`;
+  const operations = `http://${address.replace(/^0\.0\.0\.0:/, '127.0.0.1:')}`;
   const scrape = async () => (await fetch(`${operations}/metrics`)).text();
   const where = () => (logFile ? `see ${logFile}` : `its output:\n${output.slice(-5000)}`);
   const waitFor = async (what: string, done: () => Promise<boolean>, timeoutMs: number) => {
@@ -111,6 +101,7 @@ export async function startBridgeProcess(
   return {
     kind,
     pid: child.pid!,
+    ended: howItEnds(child),
     operations,
     logFile,
     output: () => output,
