@@ -13,10 +13,10 @@ import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { writeArtifacts } from '../../generators/artifact.js';
 import { generateAll } from '../../generators/index.js';
-import { indexTemplate } from '../../generators/elasticsearch.js';
 import { loadConfigFile } from '../config/load.js';
 import type { KitConfig } from '../config/schema.js';
 import { builtCli } from '../package-root.js';
+import { setupElasticsearchTemplate } from '../stack/setup.js';
 import { startBridgeProcess, type BridgeProcess } from './bridge-process.js';
 import { alive, howItEnds, isLocal, portInUse, spawnChild, stopProcess } from './process.js';
 import { step } from './progress.js';
@@ -109,7 +109,7 @@ function dialable(hostPort: string): string {
 }
 
 /** The user's config with the local servers in place of theirs. */
-function localConfig(config: KitConfig, servers: { brokers: string[]; influxUrl: string; influxOrg: string; esUrl: string }): KitConfig {
+function localConfig(config: KitConfig, servers: { brokers: string[]; influxUrl: string; influxOrg: string; esUrl: string }, out: string): KitConfig {
   const { tls: _tls, sasl: _sasl, ...kafka } = config.kafka;
   const { apiKeyEnv: _key, usernameEnv: _user, passwordEnv: _password, caFile: _ca, ...elasticsearch } = config.sinks.elasticsearch;
   return {
@@ -119,6 +119,8 @@ function localConfig(config: KitConfig, servers: { brokers: string[]; influxUrl:
       influxdb: { ...config.sinks.influxdb, url: servers.influxUrl, org: servers.influxOrg },
       elasticsearch: { ...elasticsearch, url: servers.esUrl },
     },
+    // The receivers read the tenant tables from where generate writes them.
+    ...(config.tenants ? { tenants: { ...config.tenants, tablesDir: join(out, 'receivers', 'rsyslog') } } : {}),
   };
 }
 
@@ -152,7 +154,7 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalRun>
   const servers = await step('servers: reuse the running ones or start them', () => startServices());
   try {
     const [kafka, influx, es] = await Promise.all([startKafka(), startInfluxDB(), startElasticsearch()]);
-    const config = localConfig(user, { brokers: kafka.brokers, influxUrl: influx.url, influxOrg: influx.org, esUrl: es.url });
+    const config = localConfig(user, { brokers: kafka.brokers, influxUrl: influx.url, influxOrg: influx.org, esUrl: es.url }, join(dir, 'out'));
     const configFile = join(dir, 'cdnkit.yaml');
     writeFileSync(
       configFile,
@@ -163,21 +165,15 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalRun>
     const { topics } = config.kafka;
     await kafka.ensureTopics(Object.fromEntries(Object.values(topics).map((t) => [t.name, t.partitions])));
     await step(`influxdb: bucket ${config.sinks.influxdb.bucket}`, () => ensureBucket(influx, config.sinks.influxdb.bucket));
-    await step(`elasticsearch: index template ${config.sinks.elasticsearch.indexPrefix}`, async () => {
-      const response = await fetch(`${es.url}/_index_template/${config.sinks.elasticsearch.indexPrefix}`, {
-        method: 'PUT',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(indexTemplate(config)),
-      });
-      if (!response.ok) throw new Error(`HTTP ${response.status}: ${await response.text()}`);
-    });
-    await step(`generate the artifacts into ${join(dir, 'out')}`, async () => writeArtifacts(join(dir, 'out'), generateAll(config)));
+    const out = join(dir, 'out');
+    await step(`generate the artifacts into ${out}`, async () => writeArtifacts(out, generateAll(config)));
+    await step('elasticsearch: index template', () => setupElasticsearchTemplate(config, join(out, 'elasticsearch', 'index-template.json'), () => {}));
 
     const { rsyslogd } = await ensureRsyslog();
     const receivers = await step('rsyslogd: start the generated receivers', () =>
       startRsyslogd({
         rsyslogd,
-        configText: readFileSync(join(dir, 'out', 'receivers', 'rsyslog', 'cdnkit.conf'), 'utf8'),
+        configText: readFileSync(join(out, 'receivers', 'rsyslog', 'cdnkit.conf'), 'utf8'),
         ports: [config.receivers.logsPort, config.receivers.metricsPort],
         dir: join(dir, 'rsyslog'),
         logFile: join(logs, 'rsyslogd.log'),
