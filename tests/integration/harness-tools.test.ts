@@ -1,4 +1,4 @@
-// The real programs from tests/harness/tools.ts: each one is obtained (or found in the cache),
+// The real programs from src/local/tools.ts: each one is obtained (or found in the cache),
 // reports its pinned version, and behaves the way the artifact tests rely on.
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
