@@ -4,6 +4,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { packageVersion } from '../package-root.js';
 import { bridgeCommand, generateCommand, initCommand, schemaCommand, validateCommand } from './commands.js';
+import { addDiagnoseCommands } from './diagnose.js';
 import { addGrafanaCommand } from './grafana.js';
 import { addSimulateCommand } from './simulate.js';
 import { addStackCommand } from './stack.js';
@@ -127,6 +128,7 @@ addSimulateCommand(program);
 addGrafanaCommand(program);
 addTenantsCommand(program);
 addStackCommand(program);
+addDiagnoseCommands(program);
 
 program
   .command('schema')
