@@ -247,9 +247,14 @@ async function influxdb(config: KitConfig, options: DoctorOptions): Promise<Chec
     return [...results, { hop, status: 'FAIL', detail: `bucket ${bucket} not found in org ${org}, or the token may not read it`, fix: `influx bucket create -n ${bucket} -o ${org}; or correct sinks.influxdb.bucket (or CDNKIT_INFLUX_BUCKET)` }];
   }
   results.push({ hop, status: 'ok', detail: `bucket ${bucket} exists` });
-  // Grafana's InfluxQL datasource asks for database = the bucket's name, in its default retention policy.
+  // Grafana's InfluxQL datasource asks for database = the bucket's name, in its default retention
+  // policy. InfluxDB 2.x (since 2.1) answers with a virtual mapping for every bucket by its name;
+  // an explicit mapping of that database takes its place, and can point at another bucket.
   const dbrps = await api(`/api/v2/dbrps?${new URLSearchParams({ orgID: orgId, db: bucket })}`);
-  const mappings = (dbrps.body as { content?: { bucketID: string; retention_policy: string; default: boolean }[] }).content ?? [];
+  if (dbrps.status !== 200) {
+    return [...results, { hop, status: 'FAIL', detail: `cannot read the DBRP mappings (HTTP ${dbrps.status}) that InfluxQL panels need`, fix: `give the token in ${tokenEnv} read access to DBRPs, or check them with influx v1 dbrp list` }];
+  }
+  const mappings = (dbrps.body as { content?: { id: string; bucketID: string; retention_policy: string; default: boolean; virtual?: boolean }[] }).content ?? [];
   const mapping = mappings.find((m) => m.default) ?? mappings[0];
   if (!mapping || mapping.bucketID !== bucketId) {
     return [
@@ -258,20 +263,29 @@ async function influxdb(config: KitConfig, options: DoctorOptions): Promise<Chec
         hop,
         status: 'FAIL',
         detail: mapping
-          ? `the DBRP mapping for database ${bucket} points at another bucket (${mapping.bucketID}): InfluxQL panels read the wrong data`
+          ? `the DBRP mapping of database ${bucket} points at another bucket (id ${mapping.bucketID}): Grafana's InfluxQL panels read that one`
           : `no DBRP mapping for database ${bucket}: Grafana's InfluxQL panels (and cdnkit grafana check) get no data`,
-        fix: `influx v1 dbrp create --db ${bucket} --rp autogen --bucket-id ${bucketId} --default -o ${org}`,
+        fix: mapping
+          ? `influx v1 dbrp delete --id ${mapping.id} -o ${org} (the bucket's own mapping then applies), or rename sinks.influxdb.bucket`
+          : `influx v1 dbrp create --db ${bucket} --rp autogen --bucket-id ${bucketId} --default -o ${org}`,
       },
     ];
   }
-  results.push({ hop, status: 'ok', detail: `DBRP mapping ${bucket}/${mapping.retention_policy} -> bucket ${bucket} (InfluxQL)` });
+  results.push({ hop, status: 'ok', detail: `DBRP mapping ${bucket}/${mapping.retention_policy} -> bucket ${bucket}${mapping.virtual ? ' (virtual: by the bucket\'s name)' : ''}, for InfluxQL` });
   return results;
+}
+
+/** JSON with object keys sorted: Elasticsearch answers a mapping with its keys in its own order. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v,
+  );
 }
 
 /** The installed template's field mappings that differ from the generated ones. */
 function mappingDifferences(installed: Record<string, unknown>, generated: Record<string, unknown>): string[] {
   const keys = [...new Set([...Object.keys(installed), ...Object.keys(generated)])].sort();
-  return keys.filter((k) => JSON.stringify(installed[k]) !== JSON.stringify(generated[k]));
+  return keys.filter((k) => canonical(installed[k]) !== canonical(generated[k]));
 }
 
 async function elasticsearch(config: KitConfig, options: DoctorOptions): Promise<CheckResult[]> {

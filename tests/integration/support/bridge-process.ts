@@ -68,7 +68,7 @@ export function sumMetric(text: string, name: string): number {
  * (CDNKIT_KAFKA_BROKERS, CDNKIT_ES_URL, ...) must not redirect a bridge whose kit config names
  * the servers it is meant to use, such as a secured node or a throwaway server.
  */
-function inheritedEnv(): NodeJS.ProcessEnv {
+export function inheritedEnv(): NodeJS.ProcessEnv {
   const inherited = { ...process.env };
   for (const name of Object.values(BRIDGE_ENV)) delete inherited[name];
   return inherited;
@@ -133,4 +133,21 @@ export async function startBridgeProcess(
     },
     exited,
   };
+}
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built CLI to its end, in the test run's environment without the bridges' overrides (see inheritedEnv). */
+export async function runBuiltCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  const child = spawn(process.execPath, [BUILT_CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...inheritedEnv(), ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  return { code, stdout, stderr };
 }
