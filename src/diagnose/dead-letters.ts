@@ -220,7 +220,7 @@ export function formatLetter(letter: DeadLetter, maxChars?: number): string[] {
 }
 
 export function formatSummary(summary: DeadLetterSummary, maxChars?: number): string[] {
-  const ranges = summary.ranges.map((r) => `partition ${r.partition}: offsets ${r.from}..${r.to - 1}`).join(', ');
+  const ranges = summary.ranges.map((r) => `partition ${r.partition}: ${r.from < r.to ? `offsets ${r.from}..${r.to - 1}` : `nothing from offset ${r.from}`}`).join(', ');
   const lines = [`${summary.topic}: ${summary.total} dead letter(s) read (${ranges || 'no partitions'})`];
   if (summary.total === 0) return lines;
   const width = Math.max(5, ...summary.groups.map((g) => String(g.count).length));
