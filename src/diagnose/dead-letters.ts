@@ -3,8 +3,8 @@
 // labels it) and source topic, and a few lines of each.
 //
 // It must not disturb anything: kafkajs has no assign(), so the reader is a consumer in a group of
-// its own, a random throwaway id, that never commits. Kafka keeps no offsets for it and forgets
-// the group once it is empty; the bridges' groups and their lag are untouched. The range is fixed
+// its own, a random throwaway id, that never commits (seek() without autoCommit commits nothing)
+// and is deleted at the end. The bridges' groups and their lag are untouched. The range is fixed
 // when it starts (each partition's high watermark then), so a run ends, unless it follows.
 import { randomUUID } from 'node:crypto';
 import kafkajs, { type KafkaMessage } from 'kafkajs';
@@ -126,8 +126,9 @@ export async function readDeadLetters(config: KitConfig, options: ReadOptions): 
         return [partition, start];
       }),
     );
-  } finally {
+  } catch (error) {
     await admin.disconnect();
+    throw error;
   }
 
   const groups = new Map<string, ReasonGroup>();
@@ -148,9 +149,13 @@ export async function readDeadLetters(config: KitConfig, options: ReadOptions): 
   };
 
   const behind = new Set(watermarks.filter(({ partition, high }) => starts.get(partition)! < high).map((p) => p.partition));
-  if (behind.size === 0 && !options.follow) return summary();
+  if (behind.size === 0 && !options.follow) {
+    await admin.disconnect();
+    return summary();
+  }
 
-  const consumer = kafka.consumer({ groupId: `cdnkit-dead-letters-${randomUUID()}`, maxWaitTimeInMs: 250, sessionTimeout: 10_000, heartbeatInterval: 1000 });
+  const groupId = `cdnkit-dead-letters-${randomUUID()}`;
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 250, sessionTimeout: 10_000, heartbeatInterval: 1000 });
   try {
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
@@ -201,6 +206,10 @@ export async function readDeadLetters(config: KitConfig, options: ReadOptions): 
     });
   } finally {
     await consumer.disconnect();
+    // Kafka would drop the empty group itself within minutes; deleting it keeps the group list clean
+    // at once. Without the DELETE right on groups it just stays until then.
+    await admin.deleteGroups([groupId]).catch(() => undefined);
+    await admin.disconnect();
   }
   return summary();
 }
