@@ -199,7 +199,9 @@ async function bridge(kind: BridgeKind, config: KitConfig, options: DoctorOption
     const text = await response.text();
     const lag = metricSamples(text, 'cdnkit_bridge_consumer_lag_lines');
     const lagLines = lag.reduce((sum, s) => sum + s.value, 0);
-    const deadLettered = metricSamples(text, 'cdnkit_bridge_dead_lettered_lines_total').filter((s) => s.value > 0);
+    const deadLettered = metricSamples(text, 'cdnkit_bridge_dead_lettered_lines_total')
+      .filter((s) => s.value > 0)
+      .sort((a, b) => b.value - a.value || (a.labels.reason ?? '').localeCompare(b.labels.reason ?? ''));
     const total = deadLettered.reduce((sum, s) => sum + s.value, 0);
     const byReason = deadLettered.map((s) => `${s.labels.reason ?? '?'}: ${s.value}`).join(', ');
     const detail = `consumer lag ${lagLines} line(s) over ${lag.length} assigned partition(s); ${total} line(s) dead-lettered since it started${byReason ? ` (${byReason})` : ''}`;

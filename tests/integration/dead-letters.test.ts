@@ -89,6 +89,17 @@ describe('cdnkit dead-letters', () => {
     expect(json[3]).toBe(`    ${JSON.stringify(BAD_LOGS[1]!.slice(0, 200))} … (${BAD_LOGS[1]!.length} characters)`);
   });
 
+  it('is what cdnkit doctor points at when a bridge dead-letters', async () => {
+    const result = await runBuiltCli(['doctor', '-c', configFile, '--bridge-metrics-url', bridges[0]!.operations, '--bridge-logs-url', bridges[1]!.operations], {
+      CDNKIT_INFLUX_TOKEN: (await startInfluxDB()).token,
+    });
+    expect(result.stdout).toContain(`ok    kafka          topic ${topics.dead} (kafka.topics.deadLetter) has 1 partition(s), 7 dead letter(s) retained (cdnkit dead-letters shows why)`);
+    expect(result.stdout).toMatch(
+      /warn {2}bridge metrics consumer lag 0 line\(s\) over 1 assigned partition\(s\); 5 line\(s\) dead-lettered since it started \(invalid line protocol: 3, not a point: 2\) — fix: cdnkit dead-letters shows the lines and their reasons/,
+    );
+    expect(result.stdout).toMatch(/warn {2}bridge logs {4}consumer lag 0 line\(s\) over 1 assigned partition\(s\); 2 line\(s\) dead-lettered since it started \(invalid JSON: 2\)/);
+  });
+
   it('starts where --since says: an offset, a duration, or the end', async () => {
     expect((await deadLetters('--since', '5')).stdout.split('\n')[0]).toBe(`${topics.dead}: 2 dead letter(s) read (partition 0: offsets 5..6)`);
     expect((await deadLetters('--since', '1h')).stdout.split('\n')[0]).toBe(`${topics.dead}: 7 dead letter(s) read (partition 0: offsets 0..6)`);
