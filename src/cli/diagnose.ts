@@ -37,7 +37,7 @@ interface DoctorFlags {
 }
 
 async function doctor(flags: DoctorFlags): Promise<void> {
-  const { config } = loadOrExit({ config: flags.config });
+  const { config } = loadOrExit({ config: flags.config }, undefined, 'nothing was checked');
   const { formatResult, runDoctor } = await import('../diagnose/doctor.js');
   const redact = await redactorFor(config);
   const started = Date.now();
@@ -67,7 +67,7 @@ interface DeadLetterFlags {
 }
 
 async function deadLetters(flags: DeadLetterFlags): Promise<void> {
-  const { config } = loadOrExit({ config: flags.config });
+  const { config } = loadOrExit({ config: flags.config }, undefined, 'nothing was read');
   const { formatLetter, formatSummary, parseSince, readDeadLetters } = await import('../diagnose/dead-letters.js');
   let since;
   try {
