@@ -10,6 +10,7 @@ import { indexTemplate } from '../../generators/elasticsearch.js';
 import type { KitConfigInput } from '../../src/config/schema.js';
 import { freePort } from '../../src/local/process.js';
 import { createBucket, startInfluxDB, type RunningInflux } from '../../src/local/services/influxdb.js';
+import { startKafka, type RunningKafka } from '../../src/local/services/kafka.js';
 import { setupElasticsearchTemplate, setupKafkaTopics } from '../../src/stack/setup.js';
 import { scratchDir } from '../support/scratch.js';
 import { runBuiltCli, startBridgeProcess, writeKitConfig, type BridgeProcess } from './support/bridge-process.js';
@@ -57,7 +58,10 @@ beforeAll(async () => {
   await bridge.waitReady();
 }, 120_000);
 
+let secured: RunningKafka | undefined;
+
 afterAll(async () => {
+  await secured?.stop(); // only a private broker: the shared one is reused, and left running
   await bridge?.stop();
   receivers?.stop();
   await es().indices.deleteIndexTemplate({ name: indexPrefix }).catch(() => undefined);
@@ -157,6 +161,41 @@ describe('cdnkit doctor', () => {
     expect(result.code).toBe(1);
     expect(result.failed).toEqual([
       `FAIL  elasticsearch  index template ${prefix} is not installed: documents would get guessed types — fix: cdnkit stack setup elasticsearch --template out/elasticsearch/index-template.json (or PUT _index_template/${prefix} with that file)`,
+    ]);
+  });
+
+  it('connects with the config\'s TLS and SASL, and says when the brokers refuse the user or the certificate', async () => {
+    // The shared broker's SASL_SSL listener when it has one; else a private broker.
+    secured = inject('services').kafka.security ? undefined : await startKafka({ port: await freePort() });
+    const security = (secured ?? (await startKafka())).security!;
+    // Created over the PLAINTEXT listener, whose anonymous user is a super user.
+    const kafka = { ...base.kafka!, brokers: security.sslBrokers };
+    const tls = { caFile: security.caFile, certFile: security.clientCertFile, keyFile: security.clientKeyFile };
+    const sasl = { mechanism: 'SCRAM-SHA-256' as const, username: security.admin.username, passwordEnv: 'DOCTOR_KAFKA_PASSWORD' };
+
+    const good = await doctor({ kafka: { ...kafka, tls, sasl } }, { DOCTOR_KAFKA_PASSWORD: security.admin.password });
+    expect(good.checks.filter((l) => l.includes(' kafka '))).toEqual([
+      expect.stringMatching(new RegExp(`^ok {4}kafka {10}brokers ${security.sslBrokers[0]} answer \\(SASL_SSL, 1 broker\\(s\\), cluster \\S+\\)$`)),
+      `ok    kafka          topic doctor-${run}-logs (kafka.topics.logs) has 2 partition(s)`,
+      `ok    kafka          topic doctor-${run}-metrics (kafka.topics.metrics) has 2 partition(s)`,
+      `ok    kafka          topic doctor-${run}-dead (kafka.topics.deadLetter) has 1 partition(s), 0 dead letter(s) retained`,
+    ]);
+    expect(good.code).toBe(0);
+    expect(good.stdout).not.toContain(security.admin.password);
+
+    const refused = await doctor({ kafka: { ...kafka, tls, sasl } }, { DOCTOR_KAFKA_PASSWORD: 'wrong-password-5678' });
+    expect(refused.code).toBe(1);
+    expect(refused.failed).toEqual([
+      expect.stringMatching(
+        new RegExp(`^FAIL  kafka {10}Kafka at ${security.sslBrokers[0]} refused user ${security.admin.username} \\(SCRAM-SHA-256\\): .+ — fix: check kafka.sasl.username and the password in DOCTOR_KAFKA_PASSWORD$`),
+      ),
+    ]);
+    expect(refused.stdout).not.toContain('wrong-password-5678');
+
+    const untrusted = await doctor({ kafka: { ...kafka, tls: { certFile: tls.certFile, keyFile: tls.keyFile }, sasl } }, { DOCTOR_KAFKA_PASSWORD: security.admin.password });
+    expect(untrusted.code).toBe(1);
+    expect(untrusted.failed).toEqual([
+      expect.stringMatching(new RegExp(`^FAIL  kafka {10}TLS with Kafka at ${security.sslBrokers[0]} failed: .+ — fix: set kafka.tls.caFile to the CA that signed the brokers' certificates$`)),
     ]);
   });
 
