@@ -112,10 +112,12 @@ async function kafka(config: KitConfig, options: DoctorOptions): Promise<CheckRe
     try {
       await admin.connect();
     } catch (error) {
-      const refusal = kafkaRefusal(error, connection, config.kafka);
+      const refusal = kafkaRefusal(error, connection, config.kafka)?.message;
+      // Its message ends with what to fix, after the last "; ".
+      const at = refusal?.lastIndexOf('; ') ?? -1;
       return [
-        refusal
-          ? { hop: 'kafka', status: 'FAIL', detail: refusal.message.split('; ')[0]!, fix: refusal.message.split('; ').slice(1).join('; ') }
+        refusal && at > 0
+          ? { hop: 'kafka', status: 'FAIL', detail: refusal.slice(0, at), fix: refusal.slice(at + 2) }
           : { hop: 'kafka', status: 'FAIL', detail: unreachable('kafka', where, error), fix: 'correct kafka.brokers (or CDNKIT_KAFKA_BROKERS), or start Kafka' },
       ];
     }
