@@ -44,7 +44,8 @@ export { PushConfigError } from './resources.js';
 export function secretValues(config: KitConfig, env: Environment): string[] {
   const { slack } = config.grafana;
   const { influxdb, elasticsearch } = config.sinks;
-  const names = [config.grafana.tokenEnv, GRAFANA_PASSWORD_ENV, slack.webhookUrlEnv, influxdb.tokenEnv, elasticsearch.passwordEnv, elasticsearch.apiKeyEnv];
+  const { sasl, tls } = config.kafka;
+  const names = [config.grafana.tokenEnv, GRAFANA_PASSWORD_ENV, slack.webhookUrlEnv, influxdb.tokenEnv, elasticsearch.passwordEnv, elasticsearch.apiKeyEnv, sasl?.passwordEnv, tls?.keyPassphraseEnv];
   return names.flatMap((name) => (name && env[name] ? [env[name]] : []));
 }
 

@@ -2,9 +2,11 @@
 // environment), the sink for its kind, the Kafka runner, the operations server, and a graceful
 // stop on SIGTERM or SIGINT.
 import type { Server } from 'node:http';
+import type { ElasticsearchSinkOptions } from './elasticsearch-sink.js';
+import type { InfluxSinkOptions } from './influxdb-sink.js';
 import type { KitConfig } from '../config/schema.js';
-import { env, readPem, requireEnv } from './environment.js';
-import { checkKafkaAccepts, kafkaConnection } from './kafka-client.js';
+import { BRIDGE_ENV, env, readPem, requireEnv } from './environment.js';
+import { checkKafkaAccepts, kafkaBrokers, kafkaConnection } from './kafka-client.js';
 import { createRunner, type Runner } from './runner.js';
 import { serveOperations } from './server.js';
 import type { Sink } from './sink.js';
@@ -12,15 +14,7 @@ import { bridgeLogger, bridgeMetrics } from './telemetry.js';
 
 export type BridgeKind = 'metrics' | 'logs';
 
-/** Environment variables that override the kit config, for containers and secrets. */
-export const BRIDGE_ENV = {
-  brokers: 'CDNKIT_KAFKA_BROKERS',
-  listen: 'CDNKIT_BRIDGE_LISTEN',
-  influxUrl: 'CDNKIT_INFLUX_URL',
-  influxOrg: 'CDNKIT_INFLUX_ORG',
-  influxBucket: 'CDNKIT_INFLUX_BUCKET',
-  elasticsearchUrl: 'CDNKIT_ES_URL',
-} as const;
+export { BRIDGE_ENV };
 
 export interface RunningBridge {
   /** Where /metrics, /healthz and /readyz answer. */
@@ -30,21 +24,21 @@ export interface RunningBridge {
   readonly failed: Promise<Error>;
 }
 
-/** Loads only the client this bridge writes with: each is tens of MB of resident memory. */
-async function sinkFor(kind: BridgeKind, config: KitConfig): Promise<Sink> {
-  if (kind === 'metrics') {
-    const { influxSink } = await import('./influxdb-sink.js');
-    const influx = config.sinks.influxdb;
-    return influxSink({
-      url: env(BRIDGE_ENV.influxUrl) ?? influx.url,
-      org: env(BRIDGE_ENV.influxOrg) ?? influx.org,
-      bucket: env(BRIDGE_ENV.influxBucket) ?? influx.bucket,
-      token: requireEnv(influx.tokenEnv, 'the InfluxDB token'),
-    });
-  }
+/** Where and as whom the metrics bridge writes; throws, naming the variable, when the token is unset. */
+export function influxSinkOptions(config: KitConfig): InfluxSinkOptions {
+  const influx = config.sinks.influxdb;
+  return {
+    url: env(BRIDGE_ENV.influxUrl) ?? influx.url,
+    org: env(BRIDGE_ENV.influxOrg) ?? influx.org,
+    bucket: env(BRIDGE_ENV.influxBucket) ?? influx.bucket,
+    token: requireEnv(influx.tokenEnv, 'the InfluxDB token'),
+  };
+}
+
+/** Where and as whom the logs bridge writes; throws, naming the variable or key, when a secret or file is missing. */
+export function elasticsearchSinkOptions(config: KitConfig): ElasticsearchSinkOptions {
   const es = config.sinks.elasticsearch;
-  const { elasticsearchSink } = await import('./elasticsearch-sink.js');
-  return elasticsearchSink(config, {
+  return {
     url: env(BRIDGE_ENV.elasticsearchUrl) ?? es.url,
     indexPrefix: es.indexPrefix,
     ...(es.apiKeyEnv ? { apiKey: requireEnv(es.apiKeyEnv, 'the Elasticsearch API key') } : {}),
@@ -52,13 +46,23 @@ async function sinkFor(kind: BridgeKind, config: KitConfig): Promise<Sink> {
       ? { username: requireEnv(es.usernameEnv, 'the Elasticsearch user'), password: requireEnv(es.passwordEnv, 'the Elasticsearch password') }
       : {}),
     ...(es.caFile ? { ca: readPem(es.caFile, 'sinks.elasticsearch.caFile') } : {}),
-  });
+  };
+}
+
+/** Loads only the client this bridge writes with: each is tens of MB of resident memory. */
+async function sinkFor(kind: BridgeKind, config: KitConfig): Promise<Sink> {
+  if (kind === 'metrics') {
+    const { influxSink } = await import('./influxdb-sink.js');
+    return influxSink(influxSinkOptions(config));
+  }
+  const { elasticsearchSink } = await import('./elasticsearch-sink.js');
+  return elasticsearchSink(config, elasticsearchSinkOptions(config));
 }
 
 export async function startBridge(kind: BridgeKind, config: KitConfig): Promise<RunningBridge> {
   const settings = config.bridges[kind];
   const log = bridgeLogger(kind);
-  const kafka = kafkaConnection((env(BRIDGE_ENV.brokers) ?? config.kafka.brokers.join(',')).split(',').map((b) => b.trim()), config.kafka);
+  const kafka = kafkaConnection(kafkaBrokers(config), config.kafka);
   await checkKafkaAccepts(kafka, config.kafka);
   const sink = await sinkFor(kind, config);
   const metrics = bridgeMetrics(kind, sink.deadLetterKinds);

@@ -112,8 +112,9 @@ function parseObject(line: string): Record<string, unknown> | string {
   return document as Record<string, unknown>;
 }
 
-export function elasticsearchSink(config: KitConfig, options: ElasticsearchSinkOptions): Sink {
-  const client = new Client({
+/** A client for the node, as whom and trusting what the options say; it never retries on its own. */
+export function elasticsearchClient(options: ElasticsearchSinkOptions): Client {
+  return new Client({
     node: options.url,
     ...(options.apiKey ? { auth: { apiKey: options.apiKey } } : options.username ? { auth: { username: options.username, password: options.password ?? '' } } : {}),
     ...(options.ca ? { tls: { ca: options.ca } } : {}),
@@ -121,6 +122,10 @@ export function elasticsearchSink(config: KitConfig, options: ElasticsearchSinkO
     // Retrying is the bridge's job: it backs off, heartbeats and keeps the offsets uncommitted.
     maxRetries: 0,
   });
+}
+
+export function elasticsearchSink(config: KitConfig, options: ElasticsearchSinkOptions): Sink {
+  const client = elasticsearchClient(options);
   const logFields = fieldViews(config).log;
   const declared = new Set(logFields.map(logKeyOf));
   const typedKeys = logFields.filter((f) => f.type !== 'string').map(logKeyOf);

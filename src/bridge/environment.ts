@@ -3,6 +3,16 @@
 // setting asked for what, before anything connects.
 import { readFileSync } from 'node:fs';
 
+/** Environment variables that override the kit config, for containers and secrets. */
+export const BRIDGE_ENV = {
+  brokers: 'CDNKIT_KAFKA_BROKERS',
+  listen: 'CDNKIT_BRIDGE_LISTEN',
+  influxUrl: 'CDNKIT_INFLUX_URL',
+  influxOrg: 'CDNKIT_INFLUX_ORG',
+  influxBucket: 'CDNKIT_INFLUX_BUCKET',
+  elasticsearchUrl: 'CDNKIT_ES_URL',
+} as const;
+
 /** The variable's value, or undefined when it is unset or empty. */
 export function env(name: string): string | undefined {
   const value = process.env[name];

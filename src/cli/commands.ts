@@ -19,7 +19,7 @@ interface ConfigOptions {
  * Loads the config and runs `checks` on it (the generators', which only they can make), printing
  * warnings; on problems prints them all, each at its file, line and key, and exits 1.
  */
-export function loadOrExit({ config, strict }: ConfigOptions, checks: (config: KitConfig) => Check[] = () => []): LoadedConfig {
+export function loadOrExit({ config, strict }: ConfigOptions, checks: (config: KitConfig) => Check[] = () => [], refused = 'nothing was generated'): LoadedConfig {
   try {
     const loaded = loadConfigFile(config);
     const found = [...loaded.warnings, ...checks(loaded.config).map(loaded.problemAt)];
@@ -34,7 +34,7 @@ export function loadOrExit({ config, strict }: ConfigOptions, checks: (config: K
     if (!(error instanceof ConfigError)) throw error;
     for (const problem of error.problems) process.stderr.write(`${formatProblem(problem)}\n`);
     const errors = error.problems.filter((p) => p.severity === 'error').length;
-    process.stderr.write(`${config}: ${errors} error(s); nothing was generated\n`);
+    process.stderr.write(`${config}: ${errors} error(s); ${refused}\n`);
     process.exit(1);
   }
 }

@@ -4,6 +4,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { packageVersion } from '../package-root.js';
 import { bridgeCommand, generateCommand, initCommand, schemaCommand, validateCommand } from './commands.js';
+import { addDiagnoseCommands } from './diagnose.js';
 import { addGrafanaCommand } from './grafana.js';
 import { addLocalCommand } from './local.js';
 import { addSimulateCommand } from './simulate.js';
@@ -131,6 +132,7 @@ addGrafanaCommand(program);
 addTenantsCommand(program);
 addStackCommand(program);
 addLocalCommand(program);
+addDiagnoseCommands(program);
 
 program
   .command('schema')

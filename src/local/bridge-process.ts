@@ -58,7 +58,7 @@ export function sumMetric(text: string, name: string): number {
  * (CDNKIT_KAFKA_BROKERS, CDNKIT_ES_URL, ...) must not redirect a bridge whose kit config names
  * the servers it is meant to use, such as a secured node or a throwaway server.
  */
-function inheritedEnv(): NodeJS.ProcessEnv {
+export function inheritedEnv(): NodeJS.ProcessEnv {
   const inherited = { ...process.env };
   for (const name of Object.values(BRIDGE_ENV)) delete inherited[name];
   return inherited;

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import kafkajs from 'kafkajs';
 import { indexTemplateName } from '../../generators/elasticsearch.js';
-import { kafkaConnection } from '../bridge/kafka-client.js';
+import { kafkaBrokers, kafkaConnection } from '../bridge/kafka-client.js';
 import { env } from '../bridge/environment.js';
 import type { KitConfig } from '../config/schema.js';
 
@@ -33,7 +33,7 @@ export function connectionHint(what: string, target: string, error: unknown): Er
 
 /** Creates each configured topic that is missing and adds partitions where it has fewer than configured. */
 export async function setupKafkaTopics(config: KitConfig, say: Say): Promise<void> {
-  const brokers = env('CDNKIT_KAFKA_BROKERS')?.split(',').map((b) => b.trim()).filter(Boolean) ?? config.kafka.brokers;
+  const brokers = kafkaBrokers(config);
   const admin = new Kafka({ ...kafkaConnection(brokers, config.kafka), clientId: 'cdnkit-stack-setup', logLevel: logLevel.NOTHING, retry: { retries: 5 } }).admin();
   try {
     await admin.connect();

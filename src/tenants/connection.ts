@@ -2,8 +2,8 @@
 // CDNKIT_KAFKA_BROKERS), TLS and SASL, as the bridges connect (kafka-client.ts), for the Admin API;
 // the same listener and identity, as Java client properties, for ConfigCommand.
 import kafkajs from 'kafkajs';
-import { kafkaConnection } from '../bridge/kafka-client.js';
-import { env, requireEnv } from '../bridge/environment.js';
+import { kafkaBrokers, kafkaConnection } from '../bridge/kafka-client.js';
+import { requireEnv } from '../bridge/environment.js';
 import { securityProtocol } from '../config/model.js';
 import type { KitConfig } from '../config/schema.js';
 import type { TenantAdmin } from './admin.js';
@@ -12,7 +12,7 @@ import { configCommandFromEnvironment } from './config-command.js';
 const { Kafka, logLevel } = kafkajs;
 
 export function tenantAdmin(config: KitConfig): TenantAdmin {
-  const brokers = env('CDNKIT_KAFKA_BROKERS')?.split(',').map((b) => b.trim()).filter(Boolean) ?? config.kafka.brokers;
+  const brokers = kafkaBrokers(config);
   const admin = new Kafka({ ...kafkaConnection(brokers, config.kafka), clientId: 'cdnkit-tenants', logLevel: logLevel.NOTHING, retry: { retries: 3 } }).admin();
   return { admin, configCommand: configCommandFromEnvironment(brokers, javaClientProperties(config)) };
 }

@@ -17,6 +17,7 @@ import { freePort } from '../../src/local/process.js';
 import { startElasticsearch, type RunningElasticsearch } from '../../src/local/services/elasticsearch.js';
 import { makeCertificates } from '../../src/local/tls.js';
 import { startBridgeProcess, type BridgeProcess } from '../../src/local/bridge-process.js';
+import { runBuiltCli } from './support/cli.js';
 import { referenceKit, writeKitConfig } from './support/config.js';
 import { freshTopics, produceLines } from './support/kafka.js';
 import { eventually } from './support/wait.js';
@@ -90,6 +91,23 @@ describe('a secured Elasticsearch', () => {
     await bridge.waitReady();
     await eventually('every document in Elasticsearch', async () => (await documents()) >= lines.length, 60_000, bridge.output);
     expect(await documents()).toBe(lines.length);
+  });
+
+  it('cdnkit doctor reaches it as the logs bridge does, and says when the password or the CA is wrong', async () => {
+    const { username, password, caFile } = es.security!;
+    const indexPrefix = `secured-doctor-${run}`;
+    const config = (sink: object) => writeKitConfig({ sinks: { elasticsearch: { url: es.url, indexPrefix, usernameEnv: 'TEST_ES_USER', passwordEnv: 'TEST_ES_PASSWORD', ...sink } } });
+    await admin.indices.putIndexTemplate({ name: indexPrefix, ...(indexTemplate(referenceKit({ sinks: { elasticsearch: { indexPrefix } } })) as object) });
+    const esLines = async (file: string, pass: string) =>
+      (await runBuiltCli(['doctor', '-c', file], { TEST_ES_USER: username, TEST_ES_PASSWORD: pass })).stdout.split('\n').filter((l) => / elasticsearch /.test(l));
+    expect(await esLines(config({ caFile }), password)).toEqual([
+      expect.stringMatching(new RegExp(`^ok {4}elasticsearch  ${es.url} answers \\(cluster \\S+, (green|yellow)\\)$`)),
+      `ok    elasticsearch  index template ${indexPrefix} is installed and matches the config (${indexPrefix}-*)`,
+    ]);
+    expect(await esLines(config({ caFile }), 'wrong-password')).toEqual([
+      `FAIL  elasticsearch  ${es.url} refused the user in TEST_ES_USER (HTTP 401) — fix: set sinks.elasticsearch.apiKeyEnv, or usernameEnv and passwordEnv, and those variables`,
+    ]);
+    expect(await esLines(config({}), password)).toEqual([expect.stringMatching(new RegExp(`^FAIL  elasticsearch  ${es.url}: .*certificate.* — fix: `))]);
   });
 
   // API keys live in the .security index, whose mapping needs the analysis-common module, which

@@ -130,13 +130,13 @@ describe('cdnkit CLI', { timeout: 30_000 }, () => {
 
   // Each case starts node: allow for a loaded machine.
   it('usage errors exit 2, as the help says', () => {
-    for (const args of [['validate', '--no-such-option'], ['no-such-command'], ['bridge', 'traces']]) {
+    for (const args of [['validate', '--no-such-option'], ['no-such-command'], ['bridge', 'traces'], ['doctor', '--timeout', '0'], ['doctor', '--grafana-url', 'ftp://grafana'], ['dead-letters', '--limit', 'many']]) {
       expect(cdnkit(...args).code, args.join(' ')).toBe(2);
     }
   });
 
   it('--help teaches: every command explains itself with an example', () => {
-    for (const command of ['init', 'validate', 'generate', 'bridge', 'schema']) {
+    for (const command of ['init', 'validate', 'generate', 'bridge', 'schema', 'doctor', 'dead-letters']) {
       const help = cdnkit(command, '--help');
       expect(help.code, command).toBe(0);
       expect(help.stdout, command).toContain('Example');
