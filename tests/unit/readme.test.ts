@@ -1,10 +1,10 @@
 // The README is what a newcomer follows on a fresh clone, so its commands are tested as written:
-// the two set-up commands are the ones CI runs, every `npm run` script and every `cdnkit` command,
-// subcommand and flag it shows exists, every file it links to is there, and the main job's command
-// writes the artifacts.
+// the two set-up commands are the ones CI runs; every `npm run` script and every `cdnkit` command,
+// subcommand and flag it and the documents under docs/ show exists; every file they link to is
+// there; and the main job's command writes the artifacts.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync, symlinkSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { copyFileSync, existsSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { scratchDir } from '../support/scratch.js';
@@ -12,6 +12,13 @@ import { scratchDir } from '../support/scratch.js';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = join(ROOT, 'dist/src/cli/main.js');
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
+/** The README and the documents it leads to, by path. */
+const DOCUMENTS = new Map(
+  ['README.md', 'bench/README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)].map((path) => [
+    path,
+    readFileSync(join(ROOT, path), 'utf8'),
+  ]),
+);
 const SCRIPTS = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
 
 /** The shell commands of every ```sh block, one per line, without trailing comments. */
@@ -24,7 +31,7 @@ function shellCommands(markdown: string): string[][] {
   );
 }
 
-const COMMANDS = shellCommands(README).flat();
+const COMMANDS = [...DOCUMENTS.values()].flatMap((text) => shellCommands(text).flat());
 
 /** The words after `cdnkit` in a command line that runs the CLI, or undefined. */
 function cdnkitArguments(command: string): string[] | undefined {
@@ -49,21 +56,21 @@ function subcommands(helpText: string): string[] {
   return [...section.matchAll(/^ {2}(\S+)/gm)].map((m) => m[1]!).filter((name) => name !== 'help');
 }
 
-describe('README', { timeout: 60_000 }, () => {
-  it('starts with the two set-up commands, and the test command is exactly what CI runs', () => {
+describe('README and docs', { timeout: 60_000 }, () => {
+  it('the README starts with the two set-up commands, and the test command is exactly what CI runs', () => {
     const [setUp] = shellCommands(README);
     expect(setUp).toEqual(['npm ci && npm run generate', 'npm ci && npm test']);
     const ciCommand = readFileSync(join(ROOT, '.ci/run'), 'utf8').trim().split('\n').at(-1);
     expect(ciCommand).toBe(setUp![1]);
   });
 
-  it('names only npm scripts that exist', () => {
+  it('name only npm scripts that exist', () => {
     const named = COMMANDS.flatMap((command) => [...command.matchAll(/npm run ([\w:-]+)/g)].map((m) => m[1]!));
     expect(named.length).toBeGreaterThan(0);
     for (const script of named) expect(Object.keys(SCRIPTS), `npm run ${script}`).toContain(script);
   });
 
-  it('shows only cdnkit commands, subcommands and flags that exist', () => {
+  it('show only cdnkit commands, subcommands and flags that exist', () => {
     const lines = COMMANDS.map((command) => [command, cdnkitArguments(command)] as const).filter(([, args]) => args);
     expect(lines.length).toBeGreaterThan(5);
     for (const [command, args] of lines) {
@@ -79,13 +86,14 @@ describe('README', { timeout: 60_000 }, () => {
     }
   });
 
-  it('links only to files that exist', () => {
-    const links = [...README.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)].map((m) => m[1]!).filter((link) => !/^[a-z]+:/.test(link));
-    expect(links.length).toBeGreaterThan(0);
-    for (const link of links) expect(existsSync(resolve(ROOT, link)), link).toBe(true);
+  it('link only to files that exist', () => {
+    for (const [path, text] of DOCUMENTS) {
+      const links = [...text.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)].map((m) => m[1]!).filter((link) => !/^[a-z]+:/.test(link));
+      for (const link of links) expect(existsSync(resolve(ROOT, dirname(path), link)), `${path}: ${link}`).toBe(true);
+    }
   });
 
-  it('its main job, `npm run generate`, writes every artifact for the starter config, up to date', () => {
+  it("the README's main job, `npm run generate`, writes every artifact for the starter config, up to date", () => {
     // A copy of the package's top folder, as a fresh clone has it after `npm ci` (node_modules and
     // the build linked, not copied): `out/` is written there, not into this checkout.
     const clone = scratchDir('cdnkit-readme-');
