@@ -176,8 +176,7 @@ function describe(run: LocalRun, flags: UpFlags, seconds: number): string {
     '',
     'Check that every dashboard panel has data:',
     `  ${influxdb.tokenEnv}=${run.influxToken} cdnkit grafana check -c ${here(state.configFile)} --prometheus ${state.prometheus} --from now-15m`,
-    'Point an existing Grafana at it (its datasources then use the addresses above, which Grafana must reach;',
-    `Prometheus is at ${state.prometheus}):`,
+    'Point an existing Grafana at it (its datasources then use the addresses above, Prometheus included, which Grafana must reach):',
     `  ${config.grafana.tokenEnv}=<a Grafana service account token> ${influxdb.tokenEnv}=${run.influxToken} cdnkit grafana push -c ${here(state.configFile)} --url <your Grafana, e.g. http://127.0.0.1:3000>`,
     ...(simulator
       ? []

@@ -108,8 +108,12 @@ function dialable(hostPort: string): string {
   return hostPort.replace(/^(0\.0\.0\.0|\[::\]):/, '127.0.0.1:');
 }
 
-/** The user's config with the local servers in place of theirs. */
-function localConfig(config: KitConfig, servers: { brokers: string[]; influxUrl: string; influxOrg: string; esUrl: string }, out: string): KitConfig {
+/** The user's config with the local servers (and the run's Prometheus, for Grafana's datasource) in place of theirs. */
+function localConfig(
+  config: KitConfig,
+  servers: { brokers: string[]; influxUrl: string; influxOrg: string; esUrl: string; prometheusUrl: string },
+  out: string,
+): KitConfig {
   const { tls: _tls, sasl: _sasl, ...kafka } = config.kafka;
   const { apiKeyEnv: _key, usernameEnv: _user, passwordEnv: _password, caFile: _ca, ...elasticsearch } = config.sinks.elasticsearch;
   return {
@@ -119,6 +123,7 @@ function localConfig(config: KitConfig, servers: { brokers: string[]; influxUrl:
       influxdb: { ...config.sinks.influxdb, url: servers.influxUrl, org: servers.influxOrg },
       elasticsearch: { ...elasticsearch, url: servers.esUrl },
     },
+    grafana: { ...config.grafana, prometheusUrl: servers.prometheusUrl },
     // The receivers read the tenant tables from where generate writes them.
     ...(config.tenants ? { tenants: { ...config.tenants, tablesDir: join(out, 'receivers', 'rsyslog') } } : {}),
   };
@@ -154,7 +159,11 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalRun>
   const servers = await step('servers: reuse the running ones or start them', () => startServices());
   try {
     const [kafka, influx, es] = await Promise.all([startKafka(), startInfluxDB(), startElasticsearch()]);
-    const config = localConfig(user, { brokers: kafka.brokers, influxUrl: influx.url, influxOrg: influx.org, esUrl: es.url }, join(dir, 'out'));
+    const config = localConfig(
+      user,
+      { brokers: kafka.brokers, influxUrl: influx.url, influxOrg: influx.org, esUrl: es.url, prometheusUrl: `http://${dialable(options.prometheusListen)}` },
+      join(dir, 'out'),
+    );
     const configFile = join(dir, 'cdnkit.yaml');
     writeFileSync(
       configFile,
