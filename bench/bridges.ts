@@ -186,9 +186,11 @@ interface Drain {
   cpuSecondsPerMillion: number;
   /** The largest instance's largest VmRSS. */
   rssMaxBytes: number;
-  /** Every ~500 ms: seconds into the window, lines written by then, largest instance's VmRSS. */
-  rssTimeline: { seconds: number; written: number; bytes: number }[];
+  /** Every ~500 ms: seconds into the window, lines written by then, the largest instance's VmRSS, V8 heap and external memory. */
+  rssTimeline: { seconds: number; written: number; bytes: number; heapTotal?: number; external?: number }[];
   sinkCount: number;
+  /** Lines written by more than one instance (a rebalance before their commit): the written counters' sum minus N. */
+  writtenTwice: number;
   cpuCores: Cpu;
   /** The machine's load average when the drain ended. */
   loadavg: number[];
@@ -639,7 +641,8 @@ async function clientsPhase(): Promise<Clients> {
 // ---------------------------------------------------------------------------------------------------------
 // 2. BridgeProcess throughput on a pre-loaded topic
 
-const bridgeEnv = () => ({ CDNKIT_INFLUX_TOKEN: influx.token });
+/** BENCH_BRIDGE_ENV: JSON of extra environment variables for the bridges only, e.g. {"MALLOC_ARENA_MAX":"2"}. */
+const bridgeEnv = () => ({ ...(JSON.parse(process.env.BENCH_BRIDGE_ENV ?? '{}') as Record<string, string>), CDNKIT_INFLUX_TOKEN: influx.token });
 
 async function launchBridge(kind: 'metrics' | 'logs', configFile: string, label: string, profile: boolean, cli = CLI): Promise<{ bridge: BridgeProcess; profileDir?: string }> {
   const profileDir = profile ? join(runDir, `cpuprofile-${kind}-${label}`) : undefined;
@@ -734,6 +737,14 @@ async function bridgeThroughput(kind: 'metrics' | 'logs', lines: number, ceiling
 // ---------------------------------------------------------------------------------------------------------
 // 2c. How cost grows: partitions and instances; memory while a backlog drains
 
+const written0 = (counts: number[]) => counts.reduce((a, b) => a + b, 0);
+
+/** Lines committed by a group on a topic, through an admin client already connected. */
+async function committedIn(admin: ReturnType<typeof kafkaClient.admin>, groupId: string, topic: string): Promise<number> {
+  const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  return (committed?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+}
+
 /** N lines pre-loaded into a topic of `partitions` partitions, for drain(). */
 async function preloadedTopic(kind: 'metrics' | 'logs', label: string, partitions: number, lines: string[]): Promise<string> {
   const topic = `bench-${kind}-${label}-${id}`;
@@ -776,22 +787,30 @@ async function drain(kind: 'metrics' | 'logs', topic: string, partitions: number
     if (bridges.some((b) => b.exited())) throw new Error(`a ${kind} bridge exited; see ${bridges.map((b) => b.logFile).join(', ')}`);
     const t = performance.now();
     if (t - spawned > 10 * 60_000) throw new Error(`${instances} ${kind} bridge(s) did not write ${lines} lines within 10 minutes`);
-    const written = (await Promise.all(bridges.map((b) => b.metric(WRITTEN).catch(() => 0)))).reduce((a, b) => a + b, 0);
+    const written = written0(await Promise.all(bridges.map((b) => b.metric(WRITTEN).catch(() => 0))));
     const rss = bridges.map((b) => b.rss() ?? 0);
     rssMaxBytes = Math.max(rssMaxBytes, ...rss);
     if (start && t - lastSample >= 500) {
-      timeline.push({ seconds: (t - start.t) / 1000, written, bytes: Math.max(...rss) });
+      // The V8 heap and external memory of the largest instance: what its RSS is made of.
+      const largest = bridges[rss.indexOf(Math.max(...rss))]!;
+      const m = await largest.metrics('nodejs_heap_size_total_bytes', 'nodejs_external_memory_bytes').catch(() => undefined);
+      timeline.push({ seconds: (t - start.t) / 1000, written, bytes: Math.max(...rss), heapTotal: m?.nodejs_heap_size_total_bytes, external: m?.nodejs_external_memory_bytes });
       lastSample = t;
     }
     if (!start && written > 0) {
       const { groups: [group] } = await admin.describeGroups([groupId]);
       if (group?.state === 'Stable' && group.members.length === instances) start = { t, written, cpu: cpuSeconds(pids), snap: cpuSnapshot(groups) };
     }
-    if (written >= lines) {
+    // Done when the group committed every line: with two instances a chunk written by one and not
+    // yet committed at a rebalance is written again by the other (at least once), so the written
+    // counters' sum reaches N before every line is in the sink.
+    if (written >= lines && (await committedIn(admin, groupId, topic)) >= lines) {
       if (!start) throw new Error(`${instances} ${kind} bridges wrote all ${fmt(lines)} lines before the group was stable with all of them: use more lines`);
-      end = { t, cpu: cpuSeconds(pids), snap: cpuSnapshot(groups) };
+      end = { t: performance.now(), cpu: cpuSeconds(pids), snap: cpuSnapshot(groups) };
+      timeline.push({ seconds: (end.t - start.t) / 1000, written, bytes: Math.max(...bridges.map((b) => b.rss() ?? 0)) });
     } else await sleep(S.pollMs);
   }
+  const duplicates = written0(await Promise.all(bridges.map((b) => b.metric(WRITTEN)))) - lines;
   const sinkCount = kind === 'metrics' ? await countPoints(target) : await countDocuments(target);
   for (const b of bridges) {
     const code = await b.stop();
@@ -812,6 +831,7 @@ async function drain(kind: 'metrics' | 'logs', topic: string, partitions: number
     rssMaxBytes,
     rssTimeline: timeline,
     sinkCount,
+    writtenTwice: duplicates,
     cpuCores: round2(cpuShares(start!.snap, end.snap)),
     loadavg: loadavg(),
   };
@@ -849,8 +869,7 @@ async function committedLines(groupId: string, topic: string): Promise<number> {
   const admin = kafkaClient.admin();
   await admin.connect();
   try {
-    const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return (committed?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+    return await committedIn(admin, groupId, topic);
   } finally {
     await admin.disconnect();
   }
@@ -1444,15 +1463,16 @@ function costTable(): string[] {
     out.push('', 'how cost grows (pre-loaded topic, timed once the group is stable with every instance):', '  bridge   partitions  instances  lines/s    CPU s per million  RSS max (largest instance)  cores: bridge / sink / others  load average');
     for (const d of drains) {
       const sink = d.kind === 'metrics' ? 'influxdb' : 'elasticsearch';
-      out.push(`  ${d.kind.padEnd(8)} ${String(d.partitions).padStart(10)}  ${String(d.instances).padStart(9)}  ${fmt(d.linesPerSecond).padStart(8)}   ${d.cpuSecondsPerMillion.toFixed(1).padStart(17)}  ${mb(d.rssMaxBytes).padStart(26)}  ${(d.cpuCores.bridge ?? 0).toFixed(2)} / ${(d.cpuCores[sink] ?? 0).toFixed(2)} / ${(d.cpuCores.others ?? 0).toFixed(2)}  ${d.loadavg.map((x) => x.toFixed(2)).join(' ')}`);
+      out.push(`  ${d.kind.padEnd(8)} ${String(d.partitions).padStart(10)}  ${String(d.instances).padStart(9)}  ${fmt(d.linesPerSecond).padStart(8)}   ${d.cpuSecondsPerMillion.toFixed(1).padStart(17)}  ${mb(d.rssMaxBytes).padStart(26)}  ${(d.cpuCores.bridge ?? 0).toFixed(2)} / ${(d.cpuCores[sink] ?? 0).toFixed(2)} / ${(d.cpuCores.others ?? 0).toFixed(2)}  ${d.loadavg.map((x) => x.toFixed(2)).join(' ')}${d.writtenTwice > 0 ? `  (${fmt(d.writtenTwice)} lines written twice at the rebalance)` : ''}`);
     }
   }
   for (const kind of S.kinds) {
     const b = results.backlog[kind];
     if (!b) continue;
     const at = (share: number) => b.rssTimeline.find((x) => x.written >= share * b.lines);
-    const marks = [0.1, 0.25, 0.5, 0.75, 0.99].map((q) => `${q * 100} % ${at(q) ? mb(at(q)!.bytes) : '—'}`).join(', ');
-    out.push('', `${kind} bridge draining a backlog of ${fmt(b.lines)} lines: ${fmt(b.linesPerSecond)} lines/s, ${b.cpuSecondsPerMillion.toFixed(1)} CPU s per million, RSS max ${mb(b.rssMaxBytes)} (load ${b.loadavg.map((x) => x.toFixed(2)).join(' ')})`, `  RSS when this share was written: ${marks}`);
+    const mark = (x: Drain['rssTimeline'][number] | undefined) => (x ? `${mb(x.bytes)}${x.heapTotal ? ` (heap ${mb(x.heapTotal)}, external ${mb(x.external ?? 0)})` : ''}` : '—');
+    const marks = [0.1, 0.25, 0.5, 0.75, 1].map((q) => `${q * 100} % ${mark(at(q))}`).join(', ');
+    out.push('', `${kind} bridge draining a backlog of ${fmt(b.lines)} lines: ${fmt(b.linesPerSecond)} lines/s, ${b.cpuSecondsPerMillion.toFixed(1)} CPU s per million, RSS max ${mb(b.rssMaxBytes)} (load ${b.loadavg.map((x) => x.toFixed(2)).join(' ')})`, `  RSS (V8 heap, external) when this share was written: ${marks}`);
   }
   if (results.compare.length > 0) {
     out.push('', `two builds, alternating (a: ${CLI}; b: ${COMPARE_CLI}):`);
