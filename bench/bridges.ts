@@ -34,7 +34,7 @@ import { BUILT_CLI, startBridgeProcess, type BridgeProcess } from '../tests/inte
 /** The build under test; BENCH_BRIDGE_CLI points at another (e.g. a patched copy) to compare. */
 const CLI = process.env.BENCH_BRIDGE_CLI ?? BUILT_CLI;
 /** A second build measured alternately with CLI in the throughput phase (BENCH_COMPARE_ROUNDS times each). */
-const COMPARE_CLI = process.env.BENCH_COMPARE_CLI;
+const COMPARE_CLI = process.env.BENCH_COMPARE_CLI ?? (process.env.BENCH_COMPARE_NODE_FLAGS ? CLI : undefined);
 import { kafkaDestination } from '../src/simulate/destinations.js';
 import { runSimulation } from '../src/simulate/run.js';
 import { logDocuments, logLines, logProbe, metricHeads, metricLines, metricProbe, PROBE_API } from './lib/data.js';
@@ -644,9 +644,9 @@ async function clientsPhase(): Promise<Clients> {
 /** BENCH_BRIDGE_ENV: JSON of extra environment variables for the bridges only, e.g. {"MALLOC_ARENA_MAX":"2"}. */
 const bridgeEnv = () => ({ ...(JSON.parse(process.env.BENCH_BRIDGE_ENV ?? '{}') as Record<string, string>), CDNKIT_INFLUX_TOKEN: influx.token });
 
-async function launchBridge(kind: 'metrics' | 'logs', configFile: string, label: string, profile: boolean, cli = CLI): Promise<{ bridge: BridgeProcess; profileDir?: string }> {
+async function launchBridge(kind: 'metrics' | 'logs', configFile: string, label: string, profile: boolean, cli = CLI, nodeFlags = process.env.BENCH_NODE_FLAGS ?? ''): Promise<{ bridge: BridgeProcess; profileDir?: string }> {
   const profileDir = profile ? join(runDir, `cpuprofile-${kind}-${label}`) : undefined;
-  const flags = [...(process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean), ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
+  const flags = [...nodeFlags.split(/\s+/).filter(Boolean), ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
   const bridge = await startBridgeProcess(kind, configFile, bridgeEnv(), { cli, nodeFlags: flags, logFile: join(runDir, `bridge-${kind}-${label}.log`) });
   cleanups.push(() => bridge.stop(5000));
   return { bridge, profileDir };
@@ -658,6 +658,7 @@ interface ThroughputTarget {
   bucket: string;
   index: string;
   cli: string;
+  nodeFlags?: string;
 }
 const MAIN_TARGET: ThroughputTarget = { label: 'tput', bucket: names.bucket.tput, index: names.index.tput, cli: CLI };
 
@@ -665,7 +666,7 @@ async function bridgeThroughput(kind: 'metrics' | 'logs', lines: number, ceiling
   const sinkCount = () => (kind === 'metrics' ? countPoints(target.bucket) : countDocuments(target.index));
   const configFile = writeConfig(target.label, names.tput, target.bucket, target.index);
   const spawned = performance.now();
-  const { bridge, profileDir } = await launchBridge(kind, configFile, target.label, S.profile, target.cli);
+  const { bridge, profileDir } = await launchBridge(kind, configFile, target.label, S.profile, target.cli, target.nodeFlags);
   let first: { t: number; written: number; cpu: CpuSnapshot } | undefined;
   let firstConsumed: number | undefined;
   let end: { t: number; cpu: CpuSnapshot; processCpu: number } | undefined;
@@ -1475,7 +1476,7 @@ function costTable(): string[] {
     out.push('', `${kind} bridge draining a backlog of ${fmt(b.lines)} lines: ${fmt(b.linesPerSecond)} lines/s, ${b.cpuSecondsPerMillion.toFixed(1)} CPU s per million, RSS max ${mb(b.rssMaxBytes)} (load ${b.loadavg.map((x) => x.toFixed(2)).join(' ')})`, `  RSS (V8 heap, external) when this share was written: ${marks}`);
   }
   if (results.compare.length > 0) {
-    out.push('', `two builds, alternating (a: ${CLI}; b: ${COMPARE_CLI}):`);
+    out.push('', `two builds, alternating (a: ${CLI}; b: ${COMPARE_CLI}${process.env.BENCH_COMPARE_NODE_FLAGS ? ` with node ${process.env.BENCH_COMPARE_NODE_FLAGS}` : ''}):`);
     for (const r of results.compare) out.push(`  round ${r.round}  ${r.kind.padEnd(8)} ${r.cli === CLI ? 'a' : 'b'}  ${fmt(r.linesPerSecond).padStart(8)} lines/s  ${r.cpuSecondsPerMillion.toFixed(1).padStart(5)} CPU s per million  RSS max ${mb(r.rssMaxBytes)}  others ${(r.cpuCores.others ?? 0).toFixed(2)} cores  load ${r.loadavg.map((x) => x.toFixed(2)).join(' ')}`);
   }
   const c = results.clients;
@@ -1618,13 +1619,13 @@ async function main(): Promise<void> {
     }
   }
 
-  if (on('throughput') && COMPARE_CLI) {
+  if (on('throughput') && (COMPARE_CLI || process.env.BENCH_COMPARE_NODE_FLAGS)) {
     // Two builds side by side: alternating, each S.compareRounds times, on the same pre-loaded topics.
     for (let round = 1; round <= S.compareRounds; round++) {
-      for (const [who, cli] of [['this build', CLI], ['the other build', COMPARE_CLI]] as const) {
+      for (const [who, cli, nodeFlags] of [['this build', CLI, undefined], ['the other build', COMPARE_CLI!, process.env.BENCH_COMPARE_NODE_FLAGS]] as const) {
         for (const kind of S.kinds) {
           const label = `cmp-r${round}-${who === 'this build' ? 'a' : 'b'}`;
-          const target = { label, bucket: `bench-${label}-${id}`, index: `bench-${label}-${id}`, cli };
+          const target = { label, bucket: `bench-${label}-${id}`, index: `bench-${label}-${id}`, cli, nodeFlags };
           if (kind === 'metrics') await createBucket(target.bucket);
           else await putTemplate(target.index);
           const t = await phase(`bench 2b: ${who} (${cli}), ${kind} bridge, round ${round}`, () => bridgeThroughput(kind, kind === 'metrics' ? metrics.length : logs.length, undefined, target));
