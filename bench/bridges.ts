@@ -283,7 +283,7 @@ const results: {
   backlog: Partial<Record<'metrics' | 'logs', Drain>>;
   clients?: Clients;
   /** BENCH_COMPARE_CLI: both builds' throughput runs, alternating. */
-  compare: { cli: string; kind: 'metrics' | 'logs'; round: number; linesPerSecond: number; cpuSecondsPerMillion: number; rssMaxBytes: number; cpuCores: Cpu; loadavg: number[] }[];
+  compare: { build: 'a' | 'b'; cli: string; kind: 'metrics' | 'logs'; round: number; linesPerSecond: number; cpuSecondsPerMillion: number; rssMaxBytes: number; cpuCores: Cpu; loadavg: number[] }[];
   checks: Check[];
   problems: string[];
   /** Worth knowing, not a failure to run. */
@@ -1477,7 +1477,7 @@ function costTable(): string[] {
   }
   if (results.compare.length > 0) {
     out.push('', `two builds, alternating (a: ${CLI}; b: ${COMPARE_CLI}${process.env.BENCH_COMPARE_NODE_FLAGS ? ` with node ${process.env.BENCH_COMPARE_NODE_FLAGS}` : ''}):`);
-    for (const r of results.compare) out.push(`  round ${r.round}  ${r.kind.padEnd(8)} ${r.cli === CLI ? 'a' : 'b'}  ${fmt(r.linesPerSecond).padStart(8)} lines/s  ${r.cpuSecondsPerMillion.toFixed(1).padStart(5)} CPU s per million  RSS max ${mb(r.rssMaxBytes)}  others ${(r.cpuCores.others ?? 0).toFixed(2)} cores  load ${r.loadavg.map((x) => x.toFixed(2)).join(' ')}`);
+    for (const r of results.compare) out.push(`  round ${r.round}  ${r.kind.padEnd(8)} ${r.build}  ${fmt(r.linesPerSecond).padStart(8)} lines/s  ${r.cpuSecondsPerMillion.toFixed(1).padStart(5)} CPU s per million  RSS max ${mb(r.rssMaxBytes)}  others ${(r.cpuCores.others ?? 0).toFixed(2)} cores  load ${r.loadavg.map((x) => x.toFixed(2)).join(' ')}`);
   }
   const c = results.clients;
   if (c) {
@@ -1631,7 +1631,7 @@ async function main(): Promise<void> {
           const t = await phase(`bench 2b: ${who} (${cli}), ${kind} bridge, round ${round}`, () => bridgeThroughput(kind, kind === 'metrics' ? metrics.length : logs.length, undefined, target));
           if (t) {
             say(`  ${who}, ${kind}, round ${round}: ${fmt(t.linesPerSecond)} lines/s, ${t.cpuSecondsPerMillion.toFixed(1)} CPU s per million, RSS max ${(t.rssMaxBytes / 2 ** 20).toFixed(0)} MB, others ${(t.cpuCores.others ?? 0).toFixed(2)} cores`);
-            results.compare.push({ cli, kind, round, linesPerSecond: t.linesPerSecond, cpuSecondsPerMillion: t.cpuSecondsPerMillion, rssMaxBytes: t.rssMaxBytes, cpuCores: t.cpuCores, loadavg: loadavg() });
+            results.compare.push({ build: who === 'this build' ? 'a' : 'b', cli, kind, round, linesPerSecond: t.linesPerSecond, cpuSecondsPerMillion: t.cpuSecondsPerMillion, rssMaxBytes: t.rssMaxBytes, cpuCores: t.cpuCores, loadavg: loadavg() });
           }
         }
       }
