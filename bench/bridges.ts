@@ -1514,9 +1514,18 @@ async function main(): Promise<void> {
   topics[names.dead] = 1;
   for (const t of Object.values(names.bad)) topics[t] = 1;
   const started = await step('bench: start private Kafka, Elasticsearch and InfluxDB', () =>
-    Promise.allSettled([startKafka({ port: S.kafkaPort, partitions: topics }), startElasticsearch({ port: S.esPort }), startInfluxDB({ port: S.influxPort })]),
+    // Each server's stop is registered as soon as it is up: a Ctrl-C while another still starts
+    // must not leave the first one running (it left an influxd behind), nor one that comes up later.
+    Promise.allSettled(
+      [startKafka({ port: S.kafkaPort, partitions: topics }), startElasticsearch({ port: S.esPort }), startInfluxDB({ port: S.influxPort })].map((starting) =>
+        starting.then((server: { stop(): Promise<unknown> }) => {
+          if (cleaning) void server.stop().catch(() => undefined); // up after the clean-up ran
+          else cleanups.push(() => server.stop());
+          return server;
+        }),
+      ),
+    ),
   );
-  for (const s of started) if (s.status === 'fulfilled') cleanups.push(() => s.value.stop());
   const failed = started.flatMap((s) => (s.status === 'rejected' ? [s.reason as Error] : []));
   if (failed.length > 0) throw new AggregateError(failed, failed.map((e) => e.message).join('; '));
   [kafka, es, influx] = started.map((s) => (s as PromiseFulfilledResult<unknown>).value) as [RunningKafka, RunningElasticsearch, RunningInflux];
