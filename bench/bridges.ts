@@ -31,15 +31,18 @@ import { startInfluxDB, type RunningInflux } from '../src/local/services/influxd
 import { startKafka, type RunningKafka } from '../src/local/services/kafka.js';
 import { startBridgeProcess, type BridgeProcess } from '../src/local/bridge-process.js';
 import { builtCli } from '../src/package-root.js';
-
-/** The build under test; BENCH_BRIDGE_CLI points at another (e.g. a patched copy) to compare. */
-const CLI = process.env.BENCH_BRIDGE_CLI ?? builtCli();
 import { kafkaDestination } from '../src/simulate/destinations.js';
 import { runSimulation } from '../src/simulate/run.js';
 import { logDocuments, logLines, logProbe, metricHeads, metricLines, metricProbe, PROBE_API } from './lib/data.js';
 import { cpuSeconds, cpuShares, cpuSnapshot, findProcesses, processTree, type CpuGroup, type CpuSnapshot } from './lib/proc.js';
 import { startTelegraf, telegrafConfig, type TelegrafProcess, type TelegrafSink } from './lib/telegraf.js';
 import { summarizeProfile, type ProfileSummary } from './lib/profile.js';
+import { CKJS_VERSION, ensureCkjs, type CkjsKafkaJS } from './lib/ckjs.js';
+
+/** The build under test; BENCH_BRIDGE_CLI points at another (e.g. a patched copy) to compare. */
+const CLI = process.env.BENCH_BRIDGE_CLI ?? builtCli();
+/** A second build measured alternately with CLI in the throughput phase (BENCH_COMPARE_ROUNDS times each). */
+const COMPARE_CLI = process.env.BENCH_COMPARE_CLI ?? (process.env.BENCH_COMPARE_NODE_FLAGS ? CLI : undefined);
 
 const { Kafka, logLevel, CompressionTypes } = kafkajs;
 
@@ -47,7 +50,19 @@ const { Kafka, logLevel, CompressionTypes } = kafkajs;
 // Settings (environment overrides for a quicker or a longer run)
 
 const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
+const nums = (name: string, fallback: number[]) => (process.env[name] ? process.env[name]!.split(',').map(Number) : fallback);
+/** A comma-separated choice from `valid`; anything else stops the run before it starts. */
+function choice<T extends string>(name: string, valid: readonly T[]): T[] {
+  const picked = (process.env[name] ?? valid.join(',')).split(',').map((x) => x.trim()).filter(Boolean);
+  const wrong = picked.filter((x) => !valid.includes(x as T));
+  if (wrong.length > 0) throw new Error(`${name}: ${wrong.join(', ')} is not one of ${valid.join(', ')}`);
+  return picked as T[];
+}
+const PHASES = ['ceilings', 'throughput', 'latency', 'malformed', 'simulator', 'scaling', 'backlog', 'clients'] as const;
 const S = {
+  /** Which parts run (default all), and for which bridges. */
+  phases: choice('BENCH_PHASES', PHASES),
+  kinds: choice('BENCH_KINDS', ['metrics', 'logs'] as const),
   kafkaPort: num('BENCH_KAFKA_PORT', 29092),
   esPort: num('BENCH_ES_PORT', 29200),
   influxPort: num('BENCH_INFLUX_PORT', 28086),
@@ -63,6 +78,14 @@ const S = {
   /** BENCH_TELEGRAF=0 leaves the peer out (no Go toolchain needed). */
   telegraf: process.env.BENCH_TELEGRAF !== '0',
   partitions: 3,
+  /** How cost grows: each partition count, with each number of instances up to it. */
+  scalingPartitions: nums('BENCH_SCALING_PARTITIONS', [1, 3, 6]),
+  scalingInstances: nums('BENCH_SCALING_INSTANCES', [1, 2]),
+  scalingMetricLines: num('BENCH_SCALING_METRIC_LINES', 500_000),
+  scalingLogLines: num('BENCH_SCALING_LOG_LINES', 150_000),
+  /** Memory while one bridge drains this backlog. */
+  backlogLines: num('BENCH_BACKLOG_LINES', 1_000_000),
+  compareRounds: num('BENCH_COMPARE_ROUNDS', 2),
   rate: num('BENCH_RATE', 20_000),
   latencySeconds: num('BENCH_LATENCY_SECONDS', 25),
   /** Supplementary: error logs at the rate 20k requests/s imply (≈10 % errors in the generated traffic). */
@@ -77,7 +100,9 @@ const S = {
   profile: process.env.BENCH_PROFILE === '1',
 };
 const TARGETS = { ratio: 0.8, p99MetricsMs: 1000, p99LogsMs: 2000, rssBytes: 150 * 2 ** 20, overTelegraf: 1.2 };
-const BRIDGE_DEFAULTS = kitConfigSchema.parse(referenceConfig).bridges;
+/** BENCH_BRIDGE_SETTINGS: JSON merged into both bridges' settings in every kit config the run writes, e.g. {"maxHeldBytes": 16777216}. */
+const BRIDGE_SETTINGS = JSON.parse(process.env.BENCH_BRIDGE_SETTINGS ?? '{}') as Record<string, unknown>;
+const BRIDGE_DEFAULTS = kitConfigSchema.parse({ ...referenceConfig, bridges: { metrics: BRIDGE_SETTINGS, logs: BRIDGE_SETTINGS } }).bridges;
 const WRITTEN = 'cdnkit_bridge_written_lines_total';
 
 const run = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
@@ -133,11 +158,43 @@ interface CeilingRun {
 interface Ceiling extends CeilingRun {
   tried: { batch: number; concurrency: number; linesPerSecond: number }[];
 }
+/** kafkajs and @confluentinc/kafka-javascript read the same lines (clientsPhase). */
+interface Clients {
+  ckjsVersion: string;
+  librdkafkaVersion: string;
+  runs: (ConsumeCeiling & { kind: 'metrics' | 'logs'; round: number; loadavg: number[] })[];
+}
 interface ConsumeCeiling {
+  client: string;
   lines: number;
+  /** This process's CPU (all threads) while it read, per million lines. */
+  cpuSecondsPerMillion: number;
   seconds: number;
   linesPerSecond: number;
   cpuCores: Cpu;
+}
+/** Bridges in one group draining a pre-loaded topic (how cost grows; memory while a backlog drains). */
+interface Drain {
+  kind: 'metrics' | 'logs';
+  partitions: number;
+  instances: number;
+  lines: number;
+  /** Lines written in the timed window (after the group was stable with every instance). */
+  counted: number;
+  seconds: number;
+  linesPerSecond: number;
+  /** Every instance's CPU (user + system, all threads) in the timed window, per million lines. */
+  cpuSecondsPerMillion: number;
+  /** The largest instance's largest VmRSS. */
+  rssMaxBytes: number;
+  /** Every ~500 ms: seconds into the window, lines written by then, the largest instance's VmRSS, V8 heap and external memory. */
+  rssTimeline: { seconds: number; written: number; bytes: number; heapTotal?: number; external?: number }[];
+  sinkCount: number;
+  /** Lines written by more than one instance (a rebalance before their commit): the written counters' sum minus N. */
+  writtenTwice: number;
+  cpuCores: Cpu;
+  /** The machine's load average when the drain ended. */
+  loadavg: number[];
 }
 /** Telegraf draining the same pre-loaded topic as the bridge. */
 interface PeerThroughput {
@@ -223,6 +280,11 @@ const results: {
   malformed: Partial<Record<'metrics' | 'logs', { bridge?: Malformed; telegraf?: Malformed }>>;
   latency: Partial<Record<'metrics' | 'logs' | 'errorLogs', Latency>>;
   simulator?: SimulatorRate;
+  scaling: Partial<Record<'metrics' | 'logs', Drain[]>>;
+  backlog: Partial<Record<'metrics' | 'logs', Drain>>;
+  clients?: Clients;
+  /** BENCH_COMPARE_CLI: both builds' throughput runs, alternating. */
+  compare: { build: 'a' | 'b'; cli: string; kind: 'metrics' | 'logs'; round: number; linesPerSecond: number; cpuSecondsPerMillion: number; rssMaxBytes: number; cpuCores: Cpu; loadavg: number[] }[];
   checks: Check[];
   problems: string[];
   /** Worth knowing, not a failure to run. */
@@ -239,6 +301,9 @@ const results: {
   telegraf: { throughput: {}, latency: {} },
   malformed: {},
   latency: {},
+  scaling: {},
+  backlog: {},
+  compare: [],
   checks: [],
   problems: [],
   notes: [],
@@ -348,7 +413,7 @@ function writeConfig(label: string, topics: { metrics: string; logs: string }, b
       influxdb: { url: influx.url, org: influx.org, bucket },
       elasticsearch: { url: es.url, indexPrefix },
     },
-    bridges: { metrics: { groupId: `bench-metrics-${label}-${id}` }, logs: { groupId: `bench-logs-${label}-${id}` } },
+    bridges: { metrics: { ...BRIDGE_SETTINGS, groupId: `bench-metrics-${label}-${id}` }, logs: { ...BRIDGE_SETTINGS, groupId: `bench-logs-${label}-${id}` } },
   };
   // Kept with the run's other files (the run folder is the record of what ran).
   const file = join(runDir, `cdnkit-${label}.yaml`);
@@ -496,53 +561,113 @@ async function elasticsearchCeiling(lines: string[], batch: number, concurrency:
   return { ...run, sinkCount: await countDocuments(prefix) };
 }
 
-/** The lines only read from Kafka and decoded to text (kafkajs, as the bridges use it), nothing written: what is left for the bridge's own work. */
-async function consumeCeiling(topic: string, lines: number): Promise<ConsumeCeiling> {
-  const consumer = kafkaClient.consumer({ groupId: `bench-consume-${topic}`, maxBytes: 64 * 2 ** 20 });
+/** A consumer that hands each fetched batch's values to `onBatch` once started; `stop` disconnects it. */
+type ConsumeClient = (topic: string, groupId: string, onBatch: (values: (Buffer | null)[]) => void) => Promise<{ stop(): Promise<void> }>;
+
+/** kafkajs, as the bridges use it (one partition's batch at a time, up to 64 MB a fetch). */
+const kafkajsClient: ConsumeClient = async (topic, groupId, onBatch) => {
+  const consumer = kafkaClient.consumer({ groupId, maxBytes: 64 * 2 ** 20 });
   await consumer.connect();
   cleanups.push(() => consumer.disconnect());
   await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({ autoCommit: false, eachBatch: async ({ batch }) => onBatch(batch.messages.map((m) => m.value)) });
+  return { stop: () => consumer.disconnect() };
+};
+
+/** @confluentinc/kafka-javascript's KafkaJS-compatible consumer; `maxBatch` is its js.consumer.max.batch.size (default 32, -1 = all it holds). */
+function ckjsClient(KafkaJS: CkjsKafkaJS, maxBatch: number): ConsumeClient {
+  return async (topic, groupId, onBatch) => {
+    const client = new KafkaJS.Kafka({ kafkaJS: { brokers: kafka.brokers, logLevel: KafkaJS.logLevel.ERROR } });
+    const consumer = client.consumer({ kafkaJS: { groupId, fromBeginning: true, autoCommit: false }, 'js.consumer.max.batch.size': maxBatch });
+    await consumer.connect();
+    cleanups.push(() => consumer.disconnect());
+    await consumer.subscribe({ topics: [topic] });
+    await consumer.run({ eachBatch: async ({ batch }) => onBatch(batch.messages.map((m) => m.value)) });
+    return { stop: () => consumer.disconnect() };
+  };
+}
+
+/**
+ * The lines only read from Kafka and decoded to text, nothing written: what is left for the bridge's
+ * own work. Timed from the first batch to the last line; CPU is this process's (all its threads:
+ * librdkafka's too), which reads nothing else meanwhile.
+ */
+async function consumeCeiling(topic: string, lines: number, client: ConsumeClient = kafkajsClient, label = 'kafkajs'): Promise<ConsumeCeiling> {
   let count = 0;
   let bytes = 0;
   let first: { t: number; cpu: CpuSnapshot } | undefined;
   let done!: () => void;
   const finished = new Promise<void>((resolve) => (done = resolve));
   const groups = cpuGroups();
-  await consumer.run({
-    autoCommit: false,
-    eachBatch: async ({ batch }) => {
-      first ??= { t: performance.now(), cpu: cpuSnapshot(groups) };
-      for (const message of batch.messages) bytes += message.value!.toString('utf8').length;
-      count += batch.messages.length;
-      if (count >= lines) done();
-    },
+  const consumer = await client(topic, `bench-consume-${label}-${topic}-${Date.now()}`, (values) => {
+    first ??= { t: performance.now(), cpu: cpuSnapshot(groups) };
+    for (const value of values) bytes += value!.toString('utf8').length;
+    count += values.length;
+    if (count >= lines) done();
   });
   await finished;
   const t = performance.now();
   const cpu = cpuSnapshot(groups);
-  await consumer.disconnect();
+  await consumer.stop();
   const seconds = (t - first!.t) / 1000;
   if (bytes === 0) results.problems.push(`consume ceiling on ${topic}: no bytes decoded`);
-  return { lines, seconds, linesPerSecond: lines / seconds, cpuCores: round2(cpuShares(first!.cpu, cpu)) };
+  return { client: label, lines, seconds, linesPerSecond: lines / seconds, cpuSecondsPerMillion: ((cpu.groups.bench! - first!.cpu.groups.bench!) / lines) * 1e6, cpuCores: round2(cpuShares(first!.cpu, cpu)) };
+}
+
+/**
+ * kafkajs against @confluentinc/kafka-javascript on the same pre-loaded topics, alternating, each
+ * setting twice (the best counts): consume and decode only, as the consume ceiling.
+ */
+async function clientsPhase(): Promise<Clients> {
+  const { KafkaJS, librdkafkaVersion } = await ensureCkjs();
+  const clients: [string, ConsumeClient][] = [
+    ['kafkajs 2.2.4', kafkajsClient],
+    [`ckjs ${CKJS_VERSION} batch 32`, ckjsClient(KafkaJS, 32)],
+    [`ckjs ${CKJS_VERSION} batch all`, ckjsClient(KafkaJS, -1)],
+  ];
+  const out: Clients = { ckjsVersion: CKJS_VERSION, librdkafkaVersion, runs: [] };
+  for (const round of [1, 2]) {
+    for (const kind of S.kinds) {
+      const [topic, lines] = kind === 'metrics' ? [names.tput.metrics, S.metricLines] : [names.tput.logs, S.logLines];
+      for (const [label, client] of clients) {
+        const run = await consumeCeiling(topic, lines, client, label);
+        say(`  round ${round}, ${kind}, ${label}: ${fmt(run.linesPerSecond)} lines/s, ${run.cpuSecondsPerMillion.toFixed(2)} CPU s per million`);
+        out.runs.push({ ...run, kind, round, loadavg: loadavg() });
+      }
+    }
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // 2. BridgeProcess throughput on a pre-loaded topic
 
-const bridgeEnv = () => ({ CDNKIT_INFLUX_TOKEN: influx.token });
+/** BENCH_BRIDGE_ENV: JSON of extra environment variables for the bridges only, e.g. {"MALLOC_ARENA_MAX":"2"}. */
+const bridgeEnv = () => ({ ...(JSON.parse(process.env.BENCH_BRIDGE_ENV ?? '{}') as Record<string, string>), CDNKIT_INFLUX_TOKEN: influx.token });
 
-async function launchBridge(kind: 'metrics' | 'logs', configFile: string, label: string, profile: boolean): Promise<{ bridge: BridgeProcess; profileDir?: string }> {
+async function launchBridge(kind: 'metrics' | 'logs', configFile: string, label: string, profile: boolean, cli = CLI, nodeFlags = process.env.BENCH_NODE_FLAGS ?? ''): Promise<{ bridge: BridgeProcess; profileDir?: string }> {
   const profileDir = profile ? join(runDir, `cpuprofile-${kind}-${label}`) : undefined;
-  const flags = [...(process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean), ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
-  const bridge = await startBridgeProcess(kind, configFile, bridgeEnv(), { cli: CLI, nodeFlags: flags, logFile: join(runDir, `bridge-${kind}-${label}.log`) });
+  const flags = [...nodeFlags.split(/\s+/).filter(Boolean), ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
+  const bridge = await startBridgeProcess(kind, configFile, bridgeEnv(), { cli, nodeFlags: flags, logFile: join(runDir, `bridge-${kind}-${label}.log`) });
   cleanups.push(() => bridge.stop(5000));
   return { bridge, profileDir };
 }
 
-async function bridgeThroughput(kind: 'metrics' | 'logs', lines: number, ceiling: Ceiling | undefined, sinkCount: () => Promise<number>): Promise<Throughput> {
-  const configFile = writeConfig('tput', names.tput, names.bucket.tput, names.index.tput);
+/** Where a throughput run writes: its own group, and its own bucket or index. */
+interface ThroughputTarget {
+  label: string;
+  bucket: string;
+  index: string;
+  cli: string;
+  nodeFlags?: string;
+}
+const MAIN_TARGET: ThroughputTarget = { label: 'tput', bucket: names.bucket.tput, index: names.index.tput, cli: CLI };
+
+async function bridgeThroughput(kind: 'metrics' | 'logs', lines: number, ceiling: Ceiling | undefined, target: ThroughputTarget = MAIN_TARGET): Promise<Throughput> {
+  const sinkCount = () => (kind === 'metrics' ? countPoints(target.bucket) : countDocuments(target.index));
+  const configFile = writeConfig(target.label, names.tput, target.bucket, target.index);
   const spawned = performance.now();
-  const { bridge, profileDir } = await launchBridge(kind, configFile, 'tput', S.profile);
+  const { bridge, profileDir } = await launchBridge(kind, configFile, target.label, S.profile, target.cli, target.nodeFlags);
   let first: { t: number; written: number; cpu: CpuSnapshot } | undefined;
   let firstConsumed: number | undefined;
   let end: { t: number; cpu: CpuSnapshot; processCpu: number } | undefined;
@@ -612,6 +737,136 @@ async function bridgeThroughput(kind: 'metrics' | 'logs', lines: number, ceiling
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// 2c. How cost grows: partitions and instances; memory while a backlog drains
+
+const written0 = (counts: number[]) => counts.reduce((a, b) => a + b, 0);
+
+/** Lines committed by a group on a topic, through an admin client already connected. */
+async function committedIn(admin: ReturnType<typeof kafkaClient.admin>, groupId: string, topic: string): Promise<number> {
+  const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  return (committed?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+}
+
+/** N lines pre-loaded into a topic of `partitions` partitions, for drain(). */
+async function preloadedTopic(kind: 'metrics' | 'logs', label: string, partitions: number, lines: string[]): Promise<string> {
+  const topic = `bench-${kind}-${label}-${id}`;
+  const admin = kafkaClient.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+  } finally {
+    await admin.disconnect();
+  }
+  await produceAll(topic, lines);
+  return topic;
+}
+
+/**
+ * `instances` bridges in one consumer group drain `lines` pre-loaded lines. Timed from the moment
+ * the group is stable with every instance in it and a line is written (start-up and the first
+ * rebalance left out) until all are written; CPU is every instance's over that window.
+ */
+async function drain(kind: 'metrics' | 'logs', topic: string, partitions: number, instances: number, lines: number, label: string): Promise<Drain> {
+  const target = `bench-${label}-${id}`;
+  if (kind === 'metrics') await createBucket(target);
+  else await putTemplate(target);
+  // The other stream's topic is named only because the kit config wants both, each its own.
+  const configFile = writeConfig(label, { metrics: kind === 'metrics' ? topic : `${topic}-other`, logs: kind === 'logs' ? topic : `${topic}-other` }, target, target);
+  const groupId = `bench-${kind}-${label}-${id}`;
+  const bridges = await Promise.all(Array.from({ length: instances }, (_, n) => launchBridge(kind, configFile, `${label}-${n + 1}`, false).then((b) => b.bridge)));
+  const admin = kafkaClient.admin();
+  await admin.connect();
+  cleanups.push(() => admin.disconnect());
+  const pids = bridges.map((b) => b.pid);
+  const spawned = performance.now();
+  let start: { t: number; written: number; cpu: number; snap: CpuSnapshot } | undefined;
+  let end: { t: number; cpu: number; snap: CpuSnapshot } | undefined;
+  const groups = [{ name: 'bridge', pids: () => pids }, ...cpuGroups()];
+  const timeline: Drain['rssTimeline'] = [];
+  let lastSample = 0;
+  let rssMaxBytes = 0;
+  while (!end) {
+    if (bridges.some((b) => b.exited())) throw new Error(`a ${kind} bridge exited; see ${bridges.map((b) => b.logFile).join(', ')}`);
+    const t = performance.now();
+    if (t - spawned > 10 * 60_000) throw new Error(`${instances} ${kind} bridge(s) did not write ${lines} lines within 10 minutes`);
+    const written = written0(await Promise.all(bridges.map((b) => b.metric(WRITTEN).catch(() => 0))));
+    const rss = bridges.map((b) => b.rss() ?? 0);
+    rssMaxBytes = Math.max(rssMaxBytes, ...rss);
+    if (start && t - lastSample >= 500) {
+      // The V8 heap and external memory of the largest instance: what its RSS is made of.
+      const largest = bridges[rss.indexOf(Math.max(...rss))]!;
+      const m = await largest.metrics('nodejs_heap_size_total_bytes', 'nodejs_external_memory_bytes').catch(() => undefined);
+      timeline.push({ seconds: (t - start.t) / 1000, written, bytes: Math.max(...rss), heapTotal: m?.nodejs_heap_size_total_bytes, external: m?.nodejs_external_memory_bytes });
+      lastSample = t;
+    }
+    if (!start && written > 0) {
+      const { groups: [group] } = await admin.describeGroups([groupId]);
+      if (group?.state === 'Stable' && group.members.length === instances) start = { t, written, cpu: cpuSeconds(pids), snap: cpuSnapshot(groups) };
+    }
+    // Done when the group committed every line: with two instances a chunk written by one and not
+    // yet committed at a rebalance is written again by the other (at least once), so the written
+    // counters' sum reaches N before every line is in the sink.
+    if (written >= lines && (await committedIn(admin, groupId, topic)) >= lines) {
+      if (!start) throw new Error(`${instances} ${kind} bridges wrote all ${fmt(lines)} lines before the group was stable with all of them: use more lines`);
+      end = { t: performance.now(), cpu: cpuSeconds(pids), snap: cpuSnapshot(groups) };
+      timeline.push({ seconds: (end.t - start.t) / 1000, written, bytes: Math.max(...bridges.map((b) => b.rss() ?? 0)) });
+    } else await sleep(S.pollMs);
+  }
+  const duplicates = written0(await Promise.all(bridges.map((b) => b.metric(WRITTEN)))) - lines;
+  const sinkCount = kind === 'metrics' ? await countPoints(target) : await countDocuments(target);
+  for (const b of bridges) {
+    const code = await b.stop();
+    if (code !== 0) results.problems.push(`${kind} bridge ${label} exited with ${code}`);
+  }
+  if (sinkCount !== lines) results.problems.push(`${kind} ${label}: the sink holds ${sinkCount} lines, expected ${lines}`);
+  const counted = lines - start!.written;
+  const seconds = (end.t - start!.t) / 1000;
+  return {
+    kind,
+    partitions,
+    instances,
+    lines,
+    counted,
+    seconds,
+    linesPerSecond: counted / seconds,
+    cpuSecondsPerMillion: ((end.cpu - start!.cpu) / counted) * 1e6,
+    rssMaxBytes,
+    rssTimeline: timeline,
+    sinkCount,
+    writtenTwice: duplicates,
+    cpuCores: round2(cpuShares(start!.snap, end.snap)),
+    loadavg: loadavg(),
+  };
+}
+
+async function scalingPhase(kind: 'metrics' | 'logs', pool: string[]): Promise<Drain[]> {
+  const lines = pool.slice(0, kind === 'metrics' ? S.scalingMetricLines : S.scalingLogLines);
+  const out: Drain[] = [];
+  for (const partitions of S.scalingPartitions) {
+    const topic = await preloadedTopic(kind, `scale-p${partitions}`, partitions, lines);
+    for (const instances of S.scalingInstances.filter((n) => n <= partitions)) {
+      // One setting that cannot be measured (too few lines for two instances to join) leaves the others.
+      const d = await drain(kind, topic, partitions, instances, lines.length, `${kind}-p${partitions}-i${instances}`).catch((error: unknown) => {
+        results.problems.push(`how cost grows, ${kind}, ${partitions} partitions, ${instances} instance(s): ${error instanceof Error ? error.message : String(error)}`);
+        return undefined;
+      });
+      if (!d) continue;
+      say(`  ${kind}, ${partitions} partitions, ${instances} instance(s): ${fmt(d.linesPerSecond)} lines/s, ${d.cpuSecondsPerMillion.toFixed(1)} CPU s per million, RSS max ${(d.rssMaxBytes / 2 ** 20).toFixed(0)} MB`);
+      out.push(d);
+    }
+  }
+  return out;
+}
+
+/** One bridge drains a backlog of S.backlogLines on S.partitions partitions: its RSS over time. */
+async function backlogPhase(kind: 'metrics' | 'logs'): Promise<Drain> {
+  const lines = kind === 'metrics' ? metricLines(21, S.backlogLines, BigInt(Date.now() - 10_800_000) * 1_000_000n) : logLines(22, S.backlogLines, Date.now());
+  const topic = await preloadedTopic(kind, 'backlog', S.partitions, lines);
+  lines.length = 0; // the bench's own memory is not the point; let the strings go before the bridge starts
+  return drain(kind, topic, S.partitions, 1, S.backlogLines, `${kind}-backlog`);
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // 2b. Telegraf, the peer, on the same pre-loaded topic
 
 let telegrafBin: string | undefined;
@@ -621,8 +876,7 @@ async function committedLines(groupId: string, topic: string): Promise<number> {
   const admin = kafkaClient.admin();
   await admin.connect();
   try {
-    const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return (committed?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+    return await committedIn(admin, groupId, topic);
   } finally {
     await admin.disconnect();
   }
@@ -1200,10 +1454,43 @@ function table(): string {
     ...(malformed.length ? ['', `a malformed line among ${results.malformed.metrics?.bridge?.good ?? 10} good ones (metrics: ${MALFORMED.metrics}; logs: ${MALFORMED.logs})`, ...malformed] : []),
     '',
     ...checks,
+    ...costTable(),
     ...(results.problems.length ? ['', 'problems:', ...results.problems.map((p) => `  - ${p}`)] : []),
     ...(results.notes.length ? ['', 'notes:', ...[...new Set(results.notes)].map((p) => `  - ${p}`)] : []),
     ...profiles,
   ].join('\n');
+}
+
+/** How cost grows, the backlog's memory, and the two Kafka clients: one line each. */
+function costTable(): string[] {
+  const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MB`;
+  const out: string[] = [];
+  const drains = S.kinds.flatMap((k) => results.scaling[k] ?? []);
+  if (drains.length > 0) {
+    out.push('', 'how cost grows (pre-loaded topic, timed once the group is stable with every instance):', '  bridge   partitions  instances  lines/s    CPU s per million  RSS max (largest instance)  cores: bridge / sink / others  load average');
+    for (const d of drains) {
+      const sink = d.kind === 'metrics' ? 'influxdb' : 'elasticsearch';
+      out.push(`  ${d.kind.padEnd(8)} ${String(d.partitions).padStart(10)}  ${String(d.instances).padStart(9)}  ${fmt(d.linesPerSecond).padStart(8)}   ${d.cpuSecondsPerMillion.toFixed(1).padStart(17)}  ${mb(d.rssMaxBytes).padStart(26)}  ${(d.cpuCores.bridge ?? 0).toFixed(2)} / ${(d.cpuCores[sink] ?? 0).toFixed(2)} / ${(d.cpuCores.others ?? 0).toFixed(2)}  ${d.loadavg.map((x) => x.toFixed(2)).join(' ')}${d.writtenTwice > 0 ? `  (${fmt(d.writtenTwice)} lines written twice at the rebalance)` : ''}`);
+    }
+  }
+  for (const kind of S.kinds) {
+    const b = results.backlog[kind];
+    if (!b) continue;
+    const at = (share: number) => b.rssTimeline.find((x) => x.written >= share * b.lines);
+    const mark = (x: Drain['rssTimeline'][number] | undefined) => (x ? `${mb(x.bytes)}${x.heapTotal ? ` (heap ${mb(x.heapTotal)}, external ${mb(x.external ?? 0)})` : ''}` : '—');
+    const marks = [0.1, 0.25, 0.5, 0.75, 1].map((q) => `${q * 100} % ${mark(at(q))}`).join(', ');
+    out.push('', `${kind} bridge draining a backlog of ${fmt(b.lines)} lines: ${fmt(b.linesPerSecond)} lines/s, ${b.cpuSecondsPerMillion.toFixed(1)} CPU s per million, RSS max ${mb(b.rssMaxBytes)} (load ${b.loadavg.map((x) => x.toFixed(2)).join(' ')})`, `  RSS (V8 heap, external) when this share was written: ${marks}`);
+  }
+  if (results.compare.length > 0) {
+    out.push('', `two builds, alternating (a: ${CLI}; b: ${COMPARE_CLI}${process.env.BENCH_COMPARE_NODE_FLAGS ? ` with node ${process.env.BENCH_COMPARE_NODE_FLAGS}` : ''}):`);
+    for (const r of results.compare) out.push(`  round ${r.round}  ${r.kind.padEnd(8)} ${r.build}  ${fmt(r.linesPerSecond).padStart(8)} lines/s  ${r.cpuSecondsPerMillion.toFixed(1).padStart(5)} CPU s per million  RSS max ${mb(r.rssMaxBytes)}  others ${(r.cpuCores.others ?? 0).toFixed(2)} cores  load ${r.loadavg.map((x) => x.toFixed(2)).join(' ')}`);
+  }
+  const c = results.clients;
+  if (c) {
+    out.push('', `Kafka clients, the same lines read and decoded (no sink; CPU of the reading process, all threads; librdkafka ${c.librdkafkaVersion}):`);
+    for (const r of c.runs) out.push(`  round ${r.round}  ${r.kind.padEnd(8)} ${r.client.padEnd(26)} ${fmt(r.linesPerSecond).padStart(9)} lines/s  ${r.cpuSecondsPerMillion.toFixed(2).padStart(6)} CPU s per million  (others ${(r.cpuCores.others ?? 0).toFixed(2)} cores, load ${r.loadavg.map((x) => x.toFixed(2)).join(' ')})`);
+  }
+  return out;
 }
 
 function save(): string {
@@ -1218,7 +1505,7 @@ function save(): string {
 
 async function main(): Promise<void> {
   say(`cdnkit bridge benchmark; run files in ${runDir}`);
-  if (S.telegraf) {
+  if (S.telegraf && S.phases.some((p) => p === 'throughput' || p === 'latency' || p === 'malformed')) {
     // Before the servers start: a cold build takes ~1.5 min of CPU and must not overlap a measurement.
     telegrafBin = await ensureTelegraf();
     results.telegraf.version = TELEGRAF_VERSION;
@@ -1228,9 +1515,18 @@ async function main(): Promise<void> {
   topics[names.dead] = 1;
   for (const t of Object.values(names.bad)) topics[t] = 1;
   const started = await step('bench: start private Kafka, Elasticsearch and InfluxDB', () =>
-    Promise.allSettled([startKafka({ port: S.kafkaPort, partitions: topics }), startElasticsearch({ port: S.esPort }), startInfluxDB({ port: S.influxPort })]),
+    // Each server's stop is registered as soon as it is up: a Ctrl-C while another still starts
+    // must not leave the first one running (it left an influxd behind), nor one that comes up later.
+    Promise.allSettled(
+      [startKafka({ port: S.kafkaPort, partitions: topics }), startElasticsearch({ port: S.esPort }), startInfluxDB({ port: S.influxPort })].map((starting) =>
+        starting.then((server: { stop(): Promise<unknown> }) => {
+          if (cleaning) void server.stop().catch(() => undefined); // up after the clean-up ran
+          else cleanups.push(() => server.stop());
+          return server;
+        }),
+      ),
+    ),
   );
-  for (const s of started) if (s.status === 'fulfilled') cleanups.push(() => s.value.stop());
   const failed = started.flatMap((s) => (s.status === 'rejected' ? [s.reason as Error] : []));
   if (failed.length > 0) throw new AggregateError(failed, failed.map((e) => e.message).join('; '));
   [kafka, es, influx] = started.map((s) => (s as PromiseFulfilledResult<unknown>).value) as [RunningKafka, RunningElasticsearch, RunningInflux];
@@ -1249,19 +1545,21 @@ async function main(): Promise<void> {
   });
 
   const { metrics, logs } = await step(`bench: generate ${fmt(S.metricLines)} metric lines and ${fmt(S.logLines)} error logs`, async () => ({
-    metrics: metricLines(1, S.metricLines, BigInt(Date.now() - 3_600_000) * 1_000_000n),
-    logs: logLines(2, S.logLines, Date.now()),
+    metrics: S.kinds.includes('metrics') ? metricLines(1, S.metricLines, BigInt(Date.now() - 3_600_000) * 1_000_000n) : [],
+    logs: S.kinds.includes('logs') ? logLines(2, S.logLines, Date.now()) : [],
   }));
   results.settings = { ...S };
   (results.machine as Record<string, unknown>).meanLineBytes = {
-    metrics: Math.round(metrics.slice(0, 1000).reduce((s, l) => s + l.length, 0) / 1000),
-    logs: Math.round(logs.slice(0, 1000).reduce((s, l) => s + l.length, 0) / 1000),
+    metrics: Math.round(metrics.slice(0, 1000).reduce((s, l) => s + l.length, 0) / Math.max(1, Math.min(1000, metrics.length))),
+    logs: Math.round(logs.slice(0, 1000).reduce((s, l) => s + l.length, 0) / Math.max(1, Math.min(1000, logs.length))),
   };
 
-  await step('bench: pre-load the throughput topics (gzip, like the receivers)', async () => {
-    await produceAll(names.tput.metrics, metrics);
-    await produceAll(names.tput.logs, logs);
-  });
+  if (S.phases.some((p) => p === 'ceilings' || p === 'throughput' || p === 'clients')) {
+    await step('bench: pre-load the throughput topics (gzip, like the receivers)', async () => {
+      await produceAll(names.tput.metrics, metrics);
+      await produceAll(names.tput.logs, logs);
+    });
+  }
 
   // Each phase stands alone: one that fails is reported and the others still run.
   const phase = async <T>(name: string, work: () => Promise<T>): Promise<T | undefined> => {
@@ -1286,55 +1584,114 @@ async function main(): Promise<void> {
       return undefined;
     }
   };
-  await phase('bench: warm up both sinks (JIT, first index and shard creation; not measured)', async () => {
-    const w = Math.min(30_000, metrics.length);
-    await influxCeiling(metricLines(3, w, BigInt(Date.now() - 7_200_000) * 1_000_000n), 5000, 3, names.warmup);
-    await elasticsearchCeiling(logLines(4, Math.min(w, logs.length), Date.now()), 5000, 3, names.warmup);
-  });
-  const settings = S.ceilingSettings.map(([b, c]) => `${b}×${c}`).join(', ');
-  results.ceiling.influxdb = await phase(`bench 1/4: raw ceiling, ${fmt(metrics.length)} lines → InfluxDB, best of ${settings} (lines a request × at a time)`, () =>
-    bestCeiling('InfluxDB', S.ceilingSettings, (b, c, bucket) => influxCeiling(metrics, b, c, bucket), names.ceiling),
-  );
-  if (results.ceiling.influxdb) say(`  InfluxDB ceiling: ${fmt(results.ceiling.influxdb.linesPerSecond)} lines/s`);
-  results.ceiling.elasticsearch = await phase(`bench 1/4: raw ceiling, ${fmt(logs.length)} documents → Elasticsearch, best of ${settings}`, () =>
-    bestCeiling('Elasticsearch', S.ceilingSettings, (b, c, prefix) => elasticsearchCeiling(logs, b, c, prefix), names.ceiling),
-  );
-  if (results.ceiling.elasticsearch) say(`  Elasticsearch ceiling: ${fmt(results.ceiling.elasticsearch.linesPerSecond)} lines/s`);
-  results.consumeCeiling.metrics = await phase(`bench 1/4: consume ceiling, ${fmt(metrics.length)} metric lines read from Kafka and decoded`, () => consumeCeiling(names.tput.metrics, metrics.length));
-  results.consumeCeiling.logs = await phase(`bench 1/4: consume ceiling, ${fmt(logs.length)} error logs read from Kafka and decoded`, () => consumeCeiling(names.tput.logs, logs.length));
-
-  results.throughput.metrics = await phase(`bench 2/4: metrics bridge drains ${fmt(metrics.length)} pre-loaded lines`, () =>
-    bridgeThroughput('metrics', metrics.length, results.ceiling.influxdb, () => countPoints(names.bucket.tput)),
-  );
-  if (results.throughput.metrics) say(`  metrics bridge: ${fmt(results.throughput.metrics.linesPerSecond)} lines/s`);
-  results.throughput.logs = await phase(`bench 2/4: logs bridge drains ${fmt(logs.length)} pre-loaded lines`, () =>
-    bridgeThroughput('logs', logs.length, results.ceiling.elasticsearch, () => countDocuments(names.index.tput)),
-  );
-  if (results.throughput.logs) say(`  logs bridge: ${fmt(results.throughput.logs.linesPerSecond)} lines/s`);
-  results.telegraf.throughput.metrics = await peerPhase(`bench 2/4: telegraf drains the same ${fmt(metrics.length)} metric lines into InfluxDB`, () =>
-    telegrafThroughput('metrics', names.tput.metrics, metrics.length, () => countPoints(names.bucket.telegraf)),
-  );
-  results.telegraf.throughput.logs = await peerPhase(`bench 2/4: telegraf drains the same ${fmt(logs.length)} error logs into Elasticsearch`, () =>
-    telegrafThroughput('logs', names.tput.logs, logs.length, () => countDocuments(names.telegrafIndex.tput)),
-  );
-
-  results.latency.metrics = await phase(`bench 3/4: metrics at ${fmt(S.rate)} lines/s for ${S.latencySeconds} s, probes into InfluxDB`, () => latencyPhase(metricsPlan()));
-  if (results.latency.metrics) say(`  metrics latency p50 ${fmt(results.latency.metrics.p50Ms)} ms, p99 ${fmt(results.latency.metrics.p99Ms)} ms`);
-  results.latency.logs = await phase(`bench 3/4: logs at ${fmt(S.rate)} lines/s for ${S.latencySeconds} s, probes into Elasticsearch`, () => latencyPhase(logsPlan()));
-  if (results.latency.logs) say(`  logs latency p50 ${fmt(results.latency.logs.p50Ms)} ms, p99 ${fmt(results.latency.logs.p99Ms)} ms`);
-  results.latency.errorLogs = await phase(`bench 3/4 (supplementary): logs at ${fmt(S.errorLogRate)} lines/s, the error rate of 20k requests/s, for ${S.errorLogSeconds} s`, () =>
-    latencyPhase(logsPlan('lat2'), S.errorLogRate, S.errorLogSeconds),
-  );
-  if (results.latency.errorLogs) say(`  logs latency at ${fmt(S.errorLogRate)}/s: p50 ${fmt(results.latency.errorLogs.p50Ms)} ms, p99 ${fmt(results.latency.errorLogs.p99Ms)} ms`);
-
-  results.telegraf.latency.metrics = await peerPhase(`bench 3/4: telegraf, metrics at ${fmt(S.rate)} lines/s for ${S.latencySeconds} s, probes into InfluxDB`, () => latencyPhase(metricsPlan('telegraf')));
-  results.telegraf.latency.logs = await peerPhase(`bench 3/4: telegraf, logs at ${fmt(S.rate)} lines/s for ${S.latencySeconds} s, probes into Elasticsearch`, () => latencyPhase(logsPlan('lat', 'telegraf')));
-  for (const kind of ['metrics', 'logs'] as const) {
-    results.malformed[kind] = await phase(`bench: a malformed ${kind} line among 10 good ones, through the bridge${telegrafBin ? ' and telegraf' : ''}`, () => malformedPhase(kind));
+  const on = (p: (typeof PHASES)[number]) => S.phases.includes(p);
+  const both = (kind: 'metrics' | 'logs') => S.kinds.includes(kind);
+  if (on('ceilings')) {
+    await phase('bench: warm up both sinks (JIT, first index and shard creation; not measured)', async () => {
+      const w = Math.min(30_000, metrics.length);
+      if (both('metrics')) await influxCeiling(metricLines(3, w, BigInt(Date.now() - 7_200_000) * 1_000_000n), 5000, 3, names.warmup);
+      if (both('logs')) await elasticsearchCeiling(logLines(4, Math.min(w, logs.length), Date.now()), 5000, 3, names.warmup);
+    });
+    const settings = S.ceilingSettings.map(([b, c]) => `${b}×${c}`).join(', ');
+    if (both('metrics')) {
+      results.ceiling.influxdb = await phase(`bench 1/4: raw ceiling, ${fmt(metrics.length)} lines → InfluxDB, best of ${settings} (lines a request × at a time)`, () =>
+        bestCeiling('InfluxDB', S.ceilingSettings, (b, c, bucket) => influxCeiling(metrics, b, c, bucket), names.ceiling),
+      );
+      if (results.ceiling.influxdb) say(`  InfluxDB ceiling: ${fmt(results.ceiling.influxdb.linesPerSecond)} lines/s`);
+    }
+    if (both('logs')) {
+      results.ceiling.elasticsearch = await phase(`bench 1/4: raw ceiling, ${fmt(logs.length)} documents → Elasticsearch, best of ${settings}`, () =>
+        bestCeiling('Elasticsearch', S.ceilingSettings, (b, c, prefix) => elasticsearchCeiling(logs, b, c, prefix), names.ceiling),
+      );
+      if (results.ceiling.elasticsearch) say(`  Elasticsearch ceiling: ${fmt(results.ceiling.elasticsearch.linesPerSecond)} lines/s`);
+    }
+    if (both('metrics')) results.consumeCeiling.metrics = await phase(`bench 1/4: consume ceiling, ${fmt(metrics.length)} metric lines read from Kafka and decoded`, () => consumeCeiling(names.tput.metrics, metrics.length));
+    if (both('logs')) results.consumeCeiling.logs = await phase(`bench 1/4: consume ceiling, ${fmt(logs.length)} error logs read from Kafka and decoded`, () => consumeCeiling(names.tput.logs, logs.length));
   }
 
-  results.simulator = await phase(`bench 5: cdnkit simulate into Kafka, ${fmt(S.simulatorRequests)} requests unpaced, then ${S.simulatorSeconds} s at ${fmt(S.rate)} lines/s`, simulatorRate);
-  if (results.simulator) say(`  simulator: ${fmt(results.simulator.reached.linesPerSecond)} lines/s unpaced, ${fmt(results.simulator.held.linesPerSecond)} at ${fmt(S.rate)}`);
+  if (on('throughput')) {
+    if (both('metrics')) {
+      results.throughput.metrics = await phase(`bench 2/4: metrics bridge drains ${fmt(metrics.length)} pre-loaded lines`, () =>
+        bridgeThroughput('metrics', metrics.length, results.ceiling.influxdb),
+      );
+      if (results.throughput.metrics) say(`  metrics bridge: ${fmt(results.throughput.metrics.linesPerSecond)} lines/s`);
+    }
+    if (both('logs')) {
+      results.throughput.logs = await phase(`bench 2/4: logs bridge drains ${fmt(logs.length)} pre-loaded lines`, () =>
+        bridgeThroughput('logs', logs.length, results.ceiling.elasticsearch),
+      );
+      if (results.throughput.logs) say(`  logs bridge: ${fmt(results.throughput.logs.linesPerSecond)} lines/s`);
+    }
+    if (both('metrics')) {
+      results.telegraf.throughput.metrics = await peerPhase(`bench 2/4: telegraf drains the same ${fmt(metrics.length)} metric lines into InfluxDB`, () =>
+        telegrafThroughput('metrics', names.tput.metrics, metrics.length, () => countPoints(names.bucket.telegraf)),
+      );
+    }
+    if (both('logs')) {
+      results.telegraf.throughput.logs = await peerPhase(`bench 2/4: telegraf drains the same ${fmt(logs.length)} error logs into Elasticsearch`, () =>
+        telegrafThroughput('logs', names.tput.logs, logs.length, () => countDocuments(names.telegrafIndex.tput)),
+      );
+    }
+  }
+
+  if (on('throughput') && (COMPARE_CLI || process.env.BENCH_COMPARE_NODE_FLAGS)) {
+    // Two builds side by side: alternating, each S.compareRounds times, on the same pre-loaded topics.
+    for (let round = 1; round <= S.compareRounds; round++) {
+      for (const [who, cli, nodeFlags] of [['this build', CLI, undefined], ['the other build', COMPARE_CLI!, process.env.BENCH_COMPARE_NODE_FLAGS]] as const) {
+        for (const kind of S.kinds) {
+          const label = `cmp-r${round}-${who === 'this build' ? 'a' : 'b'}`;
+          const target = { label, bucket: `bench-${label}-${id}`, index: `bench-${label}-${id}`, cli, nodeFlags };
+          if (kind === 'metrics') await createBucket(target.bucket);
+          else await putTemplate(target.index);
+          const t = await phase(`bench 2b: ${who} (${cli}), ${kind} bridge, round ${round}`, () => bridgeThroughput(kind, kind === 'metrics' ? metrics.length : logs.length, undefined, target));
+          if (t) {
+            say(`  ${who}, ${kind}, round ${round}: ${fmt(t.linesPerSecond)} lines/s, ${t.cpuSecondsPerMillion.toFixed(1)} CPU s per million, RSS max ${(t.rssMaxBytes / 2 ** 20).toFixed(0)} MB, others ${(t.cpuCores.others ?? 0).toFixed(2)} cores`);
+            results.compare.push({ build: who === 'this build' ? 'a' : 'b', cli, kind, round, linesPerSecond: t.linesPerSecond, cpuSecondsPerMillion: t.cpuSecondsPerMillion, rssMaxBytes: t.rssMaxBytes, cpuCores: t.cpuCores, loadavg: loadavg() });
+          }
+        }
+      }
+    }
+  }
+
+  if (on('scaling')) {
+    for (const kind of S.kinds) {
+      results.scaling[kind] = await phase(`bench 2c: how cost grows, ${kind} bridge over ${S.scalingPartitions.join(' / ')} partitions and ${S.scalingInstances.join(' / ')} instances`, () =>
+        scalingPhase(kind, kind === 'metrics' ? metrics : logs),
+      );
+    }
+  }
+  if (on('backlog')) {
+    for (const kind of S.kinds) {
+      results.backlog[kind] = await phase(`bench 2c: one ${kind} bridge drains a backlog of ${fmt(S.backlogLines)} lines (its memory over time)`, () => backlogPhase(kind));
+    }
+  }
+  if (on('clients')) results.clients = await phase(`bench 2d: kafkajs against @confluentinc/kafka-javascript ${CKJS_VERSION}, the same lines read and decoded`, clientsPhase);
+
+  if (on('latency')) {
+    if (both('metrics')) {
+      results.latency.metrics = await phase(`bench 3/4: metrics at ${fmt(S.rate)} lines/s for ${S.latencySeconds} s, probes into InfluxDB`, () => latencyPhase(metricsPlan()));
+      if (results.latency.metrics) say(`  metrics latency p50 ${fmt(results.latency.metrics.p50Ms)} ms, p99 ${fmt(results.latency.metrics.p99Ms)} ms`);
+    }
+    if (both('logs')) {
+      results.latency.logs = await phase(`bench 3/4: logs at ${fmt(S.rate)} lines/s for ${S.latencySeconds} s, probes into Elasticsearch`, () => latencyPhase(logsPlan()));
+      if (results.latency.logs) say(`  logs latency p50 ${fmt(results.latency.logs.p50Ms)} ms, p99 ${fmt(results.latency.logs.p99Ms)} ms`);
+      results.latency.errorLogs = await phase(`bench 3/4 (supplementary): logs at ${fmt(S.errorLogRate)} lines/s, the error rate of 20k requests/s, for ${S.errorLogSeconds} s`, () =>
+        latencyPhase(logsPlan('lat2'), S.errorLogRate, S.errorLogSeconds),
+      );
+      if (results.latency.errorLogs) say(`  logs latency at ${fmt(S.errorLogRate)}/s: p50 ${fmt(results.latency.errorLogs.p50Ms)} ms, p99 ${fmt(results.latency.errorLogs.p99Ms)} ms`);
+    }
+    if (both('metrics')) results.telegraf.latency.metrics = await peerPhase(`bench 3/4: telegraf, metrics at ${fmt(S.rate)} lines/s for ${S.latencySeconds} s, probes into InfluxDB`, () => latencyPhase(metricsPlan('telegraf')));
+    if (both('logs')) results.telegraf.latency.logs = await peerPhase(`bench 3/4: telegraf, logs at ${fmt(S.rate)} lines/s for ${S.latencySeconds} s, probes into Elasticsearch`, () => latencyPhase(logsPlan('lat', 'telegraf')));
+  }
+  if (on('malformed')) {
+    for (const kind of S.kinds) {
+      results.malformed[kind] = await phase(`bench: a malformed ${kind} line among 10 good ones, through the bridge${telegrafBin ? ' and telegraf' : ''}`, () => malformedPhase(kind));
+    }
+  }
+  if (on('simulator')) {
+    results.simulator = await phase(`bench 5: cdnkit simulate into Kafka, ${fmt(S.simulatorRequests)} requests unpaced, then ${S.simulatorSeconds} s at ${fmt(S.rate)} lines/s`, simulatorRate);
+    if (results.simulator) say(`  simulator: ${fmt(results.simulator.reached.linesPerSecond)} lines/s unpaced, ${fmt(results.simulator.held.linesPerSecond)} at ${fmt(S.rate)}`);
+  }
 
   const { ceiling: c, throughput: t, latency: l } = results;
   for (const [what, expected, got] of [
