@@ -13,6 +13,7 @@ import { parseLine } from '../../src/ilp/line-protocol.js';
 import { unwrapLine } from '../../src/ingest/unwrap.js';
 import { createBucket, startInfluxDB, type RunningInflux } from '../../src/local/services/influxdb.js';
 import { startBridgeProcess, type BridgeProcess } from '../../src/local/bridge-process.js';
+import { countDocuments } from './support/elasticsearch.js';
 import { eventually } from './support/wait.js';
 import { referenceKit, writeKitConfig } from './support/config.js';
 import { fastlyTraffic, trafficPlan, varnishTraffic, type EdgeLines } from './support/edge-traffic.js';
@@ -93,20 +94,7 @@ async function stack(name: string, sinks: { influxUrl?: string; elasticsearchUrl
       return bridge;
     },
     points: () => countPoints(bucket),
-    async documents() {
-      const index = `${indexPrefix}-*`;
-      // A bulk may have just created a daily index whose shard is still starting: a count then
-      // fails with no_shard_available_action_exception for a moment (seen in CI). Ask again.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await es().indices.refresh({ index, ignore_unavailable: true, allow_no_indices: true });
-          return (await es().count({ index, ignore_unavailable: true, allow_no_indices: true })).count;
-        } catch (error) {
-          if (attempt === 40 || !/no_shard_available/.test(String((error as Error).message))) throw error;
-          await new Promise((r) => setTimeout(r, 250));
-        }
-      }
-    },
+    documents: () => countDocuments(es(), `${indexPrefix}-*`),
   };
 }
 

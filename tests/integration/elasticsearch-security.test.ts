@@ -20,6 +20,7 @@ import { startBridgeProcess, type BridgeProcess } from '../../src/local/bridge-p
 import { runBuiltCli } from './support/cli.js';
 import { referenceKit, writeKitConfig } from './support/config.js';
 import { freshTopics, produceLines } from './support/kafka.js';
+import { countDocuments } from './support/elasticsearch.js';
 import { eventually } from './support/wait.js';
 
 const run = randomUUID().slice(0, 8);
@@ -57,10 +58,7 @@ async function logsBridge(name: string, sink: NonNullable<NonNullable<KitConfigI
   await admin.indices.putIndexTemplate({ name: indexPrefix, ...(indexTemplate(referenceKit(overrides)) as object) });
   const bridge = await startBridgeProcess('logs', writeKitConfig(overrides), env);
   bridges.push(bridge);
-  const documents = async () => {
-    await admin.indices.refresh({ index: `${indexPrefix}-*`, ignore_unavailable: true, allow_no_indices: true });
-    return (await admin.count({ index: `${indexPrefix}-*`, ignore_unavailable: true, allow_no_indices: true })).count;
-  };
+  const documents = () => countDocuments(admin, `${indexPrefix}-*`);
   return { bridge, topic: topics.logs, documents };
 }
 

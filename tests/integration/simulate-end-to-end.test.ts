@@ -22,6 +22,7 @@ import { startBridgeProcess, type BridgeProcess } from '../../src/local/bridge-p
 import { BUILT_CLI, referenceKit, writeKitConfig } from './support/config.js';
 import { freshTopics, readMessages } from './support/kafka.js';
 import { startRsyslog, type Rsyslogd } from './support/rsyslog.js';
+import { countDocuments } from './support/elasticsearch.js';
 import { eventually } from './support/wait.js';
 
 const id = randomUUID().slice(0, 8);
@@ -135,10 +136,7 @@ describe('cdnkit simulate, end to end', () => {
 
     const index = `${indexPrefix}-*`;
     const countPoints = async () => (await influxQl(bucket, 'SELECT count(elapsed_time) FROM cdnmetrics'))[0]?.values[0]?.[1] ?? 0;
-    const countDocuments = async () => {
-      await es().indices.refresh({ index, ignore_unavailable: true, allow_no_indices: true });
-      return (await es().count({ index, ignore_unavailable: true, allow_no_indices: true })).count;
-    };
+    const documents = () => countDocuments(es(), index);
     const diagnostics = () => bridges.map((b) => b.output().slice(-3000)).join('\n') + rsyslog!.output();
     // Wait for the bridges to have had every line written, then count what the sinks kept.
     const [metricsBridge, logsBridge] = bridges as [BridgeProcess, BridgeProcess];
@@ -150,7 +148,7 @@ describe('cdnkit simulate, end to end', () => {
     for (const bridge of bridges) expect(await bridge.metric('cdnkit_bridge_dead_lettered_lines_total')).toBe(0);
     // One point per request: none overwrote another of its series.
     expect(await countPoints()).toBe(truth.totals.requests);
-    expect(await countDocuments()).toBe(truth.totals.errors);
+    expect(await documents()).toBe(truth.totals.errors);
 
     // InfluxQL: requests per minute and status class.
     const series = await influxQl(bucket, `SELECT count(elapsed_time) FROM cdnmetrics WHERE time >= '2026-02-03T10:00:00Z' AND time < '2026-02-03T11:00:00Z' GROUP BY time(1m), resp_status`);
