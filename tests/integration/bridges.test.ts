@@ -429,7 +429,7 @@ describe('bridges, end to end', () => {
     expect(await bridge.metric('cdnkit_bridge_dead_lettered_lines_total')).toBe(0);
 
     await createBucket(influx, bucket);
-    await eventually('every line committed', async () => (await committedLines(s.groups.metrics, s.topics.metrics)) === points.length);
+    await eventually('every line committed', async () => (await committedLines(s.groups.metrics, s.topics.metrics)) === points.length, 120_000, bridge.output);
     expect(await countPoints(bucket)).toBe(points.length);
     expect(await bridge.metric('cdnkit_bridge_dead_lettered_lines_total')).toBe(0);
   });

@@ -11,6 +11,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { indexTemplate, indexTemplateName } from '../../generators/elasticsearch.js';
 import { connectionHint, setupElasticsearchTemplate, setupKafkaTopics, setupKibanaDataView } from '../../src/stack/setup.js';
 import { scratchDir } from '../support/scratch.js';
+import { eventually } from './support/wait.js';
 import { referenceKit } from './support/config.js';
 
 const unique = () => randomUUID().slice(0, 8);
@@ -34,9 +35,13 @@ describe('cdnkit stack setup kafka', () => {
     expect(said).toContain(`kafka: topic stack-${id}-metrics grown from 2 to 4 partitions`);
     const admin = new kafkajs.Kafka({ brokers: inject('services').kafka.brokers, logLevel: kafkajs.logLevel.NOTHING }).admin();
     await admin.connect();
-    const metadata = await admin.fetchTopicMetadata({ topics: Object.values(topics).map((t) => t.name) });
+    // New partitions reach the metadata a broker answers with a moment after the request returns.
+    const partitions = async () =>
+      Object.fromEntries((await admin.fetchTopicMetadata({ topics: Object.values(topics).map((t) => t.name) })).topics.map((t) => [t.name, t.partitions.length]));
+    const wanted = { [topics.logs.name]: 3, [topics.metrics.name]: 4, [topics.deadLetter.name]: 1 };
+    await eventually('the grown topic in the metadata', async () => (await partitions())[topics.metrics.name] === 4, 30_000);
+    expect(await partitions()).toEqual(wanted);
     await admin.disconnect();
-    expect(Object.fromEntries(metadata.topics.map((t) => [t.name, t.partitions.length]))).toEqual({ [topics.logs.name]: 3, [topics.metrics.name]: 4, [topics.deadLetter.name]: 1 });
   });
 
   it('says whether a broker cannot be resolved or not be connected to', async () => {
