@@ -4,7 +4,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { howItEnds, portInUse, sleep, spawnChild, stopProcess, tailOf } from './process.js';
+import { howItEnds, portInUse, sleep, spawnChild, stopProcess, sweepStale, tailOf } from './process.js';
 
 export interface RsyslogdOptions {
   /** The rsyslogd program (ensureRsyslog().rsyslogd). */
@@ -34,6 +34,7 @@ export interface Rsyslogd {
 }
 
 export async function startRsyslogd(options: RsyslogdOptions): Promise<Rsyslogd> {
+  if (!options.dir) sweepStale('cdnkit-rsyslogd-');
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'cdnkit-rsyslogd-'));
   mkdirSync(dir, { recursive: true });
   const file = join(dir, 'rsyslog.conf');
@@ -42,6 +43,8 @@ export async function startRsyslogd(options: RsyslogdOptions): Promise<Rsyslogd>
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...options.env },
   });
+  // A folder of our own is swept by a later start if this process is killed before removing it.
+  if (!options.dir) writeFileSync(join(dir, 'owner.pids'), `${process.pid} ${daemon.pid ?? ''}\n`);
   let output = '';
   const log = options.logFile ? createWriteStream(options.logFile) : undefined;
   for (const stream of [daemon.stdout!, daemon.stderr!]) {

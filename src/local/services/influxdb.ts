@@ -27,7 +27,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, r
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cacheDir } from '../cache.js';
-import { isExecutable, mustRun, portInUse, readFileSafe, sleep, spawnChild, stopProcess, tailOfFile, withLock } from '../process.js';
+import { isExecutable, mustRun, portInUse, readFileSafe, sleep, spawnChild, stopProcess, sweepStale, tailOfFile, withLock } from '../process.js';
 import { HarnessError, progress, step } from '../progress.js';
 import type { RunningService } from './types.js';
 
@@ -291,6 +291,7 @@ async function reuse(url: string, id: Identity): Promise<RunningInflux> {
 
 async function launch(bin: string, port: number, id: Identity): Promise<RunningInflux> {
   const url = `http://127.0.0.1:${port}`;
+  sweepStale('cdnkit-influxd-');
   const data = mkdtempSync(join(tmpdir(), 'cdnkit-influxd-'));
   const logPath = join(data, 'influxd.log');
   let child: ChildProcess | undefined;
@@ -323,6 +324,7 @@ async function launch(bin: string, port: number, id: Identity): Promise<RunningI
         { cwd: data, env, stdio: ['ignore', logFd, logFd] },
       );
       closeSync(logFd);
+      writeFileSync(join(data, 'owner.pids'), `${process.pid} ${proc.pid ?? ''}\n`);
       let exited: string | undefined;
       proc.on('exit', (code, signal) => (exited = `influxd exited with ${code ?? signal}`));
       proc.on('error', (err) => (exited = `influxd could not be started: ${err.message}`));
