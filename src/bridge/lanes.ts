@@ -13,7 +13,10 @@
 //   so a restart resumes from the last commit;
 // - a partition is committed only while it is assigned to this member: after a rebalance its
 //   queued chunks are let go (kafkajs fetches every kept partition again from its committed
-//   offset) and a revoked partition's chunk in flight finishes without committing.
+//   offset) and a revoked partition's chunk in flight finishes without committing;
+// - an acknowledged chunk whose commit was given up (Kafka unavailable through every attempt) is
+//   owed: the partition's next commit covers it, and `commitOwed` commits it again for a partition
+//   that stays quiet, whose lag would otherwise never come down.
 // Kafka itself stays outside: the runner supplies how to write, commit and seek.
 
 /** A run of consecutive messages of one partition, written and committed as one. */
@@ -78,6 +81,8 @@ export class Lanes<C extends Chunk> {
   private readonly lanes = new Map<string, Lane>();
   /** The next offset this member committed per assigned partition: commits never go back. */
   private readonly committed = new Map<string, bigint>();
+  /** Per assigned partition, the last acknowledged chunk whose commit was given up. */
+  private readonly owed = new Map<string, Handed<C>>();
   private readonly inFlight = new Set<Promise<void>>();
   private heldLines = 0;
   private heldBytes = 0;
@@ -96,6 +101,8 @@ export class Lanes<C extends Chunk> {
     this.epoch++;
     this.assigned = new Set(partitions);
     for (const key of this.committed.keys()) if (!this.assigned.has(key)) this.committed.delete(key);
+    // Kafka fetches every kept partition again from its committed offset: the owed lines come again.
+    this.owed.clear();
     this.notify();
   }
 
@@ -175,8 +182,21 @@ export class Lanes<C extends Chunk> {
     }
   }
 
-  /** Takes no more chunks and lets queued ones go; resolves once the chunks in flight are done. */
+  /** Tries once more, behind each lane's chunks, every commit that was given up and not yet covered. */
+  commitOwed(): void {
+    for (const [key, handed] of this.owed) {
+      this.owed.delete(key);
+      const { lane } = handed;
+      if (this.lanes.get(key) !== lane || lane.epoch !== this.epoch) continue;
+      const done: Promise<void> = lane.tail.then(() => this.commit(handed)).finally(() => this.inFlight.delete(done));
+      lane.tail = done;
+      this.inFlight.add(done);
+    }
+  }
+
+  /** Takes no more chunks and lets queued ones go; resolves once the chunks in flight are done, and owed commits tried. */
   async stop(): Promise<void> {
+    this.commitOwed();
     this.stopping = true;
     this.notify();
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
@@ -244,9 +264,14 @@ export class Lanes<C extends Chunk> {
       try {
         await this.work.commit(chunk, next.toString());
         if (next > (this.committed.get(lane.key) ?? -1n)) this.committed.set(lane.key, next);
+        const owed = this.owed.get(lane.key);
+        if (owed && BigInt(owed.chunk.last) < next) this.owed.delete(lane.key);
         return;
       } catch (error) {
-        if (!this.work.retryCommit(chunk, error, attempt)) return;
+        if (!this.work.retryCommit(chunk, error, attempt)) {
+          this.owed.set(lane.key, handed);
+          return;
+        }
         await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** (attempt - 1))));
       }
     }

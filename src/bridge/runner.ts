@@ -111,9 +111,10 @@ export function createRunner(options: RunnerOptions): Runner {
       retryCommit(chunk, error, attempt) {
         const info = classifyKafkaError(error);
         const again = info.kind === 'retriable' && attempt < COMMIT_ATTEMPTS;
-        // Commits are cumulative: the partition's next commit covers these lines, or a replay does.
+        // Commits are cumulative: the partition's next commit covers these lines, a replay does, or
+        // the lanes commit them again on the lag refresh's tick (commitOwed).
         if (info.kind === 'rebalance') log.info({ partition: chunk.partition, error: info }, 'offset commit refused: the group is rebalancing');
-        else log.warn({ partition: chunk.partition, attempt, error: info }, again ? 'offset commit failed; trying again' : 'offset commit failed');
+        else log.warn({ partition: chunk.partition, attempt, error: info }, again ? 'offset commit failed; trying again' : 'offset commit failed; committing again with the next batch, or in a few seconds');
         return again;
       },
       seek: (chunk) => consumer.seek({ topic: chunk.topic, partition: chunk.partition, offset: chunk.first }),
@@ -253,6 +254,9 @@ export function createRunner(options: RunnerOptions): Runner {
   let lagFailing = false;
   function scheduleLag(delayMs: number): void {
     lagTimer = setTimeout(() => {
+      // The same tick retries commits given up while Kafka was unavailable: a quiet partition
+      // has no next batch whose commit would cover them.
+      lanes.commitOwed();
       lagRefresh = refreshLag().then(
         () => {
           if (lagFailing) log.info('consumer lag readable again');

@@ -435,7 +435,8 @@ describe('bridges, end to end', () => {
     await eventually('every committed point readable in the new bucket', async () => (await countPoints(bucket)) >= points.length, 30_000, bridge.output);
     expect(await countPoints(bucket)).toBe(points.length);
     expect(await bridge.metric('cdnkit_bridge_dead_lettered_lines_total')).toBe(0);
-  });
+    // Longer than its waits together, so that a wait that runs out fails with the bridge's output.
+  }, 240_000);
 
   it('dead-letter only the line InfluxDB rejects and only the document Elasticsearch cannot map; their batch-mates are written', async () => {
     const s = await stack('reject');

@@ -11,7 +11,7 @@ function chunk(partition: number, first: number, lines: number, bytesPerLine = 1
 }
 
 /** A sink whose writes the test settles one by one, and a record of every commit, seek and let-go. */
-function harness(bounds: LaneBounds = BOUNDS, { seekThrows = false } = {}) {
+function harness(bounds: LaneBounds = BOUNDS, { seekThrows = false, failingCommits = 0 } = {}) {
   const writes: { chunk: Chunk; settle: (ok: boolean | Error) => void }[] = [];
   const commits: string[] = [];
   const seeks: string[] = [];
@@ -28,6 +28,7 @@ function harness(bounds: LaneBounds = BOUNDS, { seekThrows = false } = {}) {
           }),
       ),
     commit: async (c, next) => {
+      if (failingCommits-- > 0) throw new Error('The coordinator is not available');
       commits.push(`${c.partition}@${next}`);
     },
     retryCommit: () => false,
@@ -165,6 +166,39 @@ describe('lanes', () => {
     expect(h.seen.heldLines).toBeLessThanOrEqual(bounds.maxHeldLines);
     expect(h.seen.heldBytes).toBeLessThanOrEqual(bounds.maxHeldBytes);
     expect(h.seen.writes).toBe(bounds.maxConcurrentWrites);
+  });
+
+  it('commit again, when asked, an acknowledged chunk whose commit was given up on a partition that stays quiet', async () => {
+    const h = harness(BOUNDS, { failingCommits: 1 });
+    h.lanes.assign([laneKey(TOPIC, 0), laneKey(TOPIC, 1)]);
+    h.lanes.handOver(chunk(0, 0, 10));
+    h.lanes.handOver(chunk(1, 0, 10));
+    await h.settleNext(true);
+    await h.settleNext(true);
+    await until(() => h.commits.length === 1);
+    expect(h.commits).toEqual(['1@10']);
+    h.lanes.commitOwed();
+    await until(() => h.commits.length === 2);
+    // Owed once, committed once: asking again commits nothing more.
+    h.lanes.commitOwed();
+    await h.lanes.stop();
+    expect(h.commits).toEqual(['1@10', '0@10']);
+  });
+
+  it('drop an owed commit that a later chunk covered, or that a rebalance made moot (the partition is fetched again)', async () => {
+    const h = harness(BOUNDS, { failingCommits: 2 });
+    h.lanes.assign([laneKey(TOPIC, 0), laneKey(TOPIC, 1)]);
+    h.lanes.handOver(chunk(0, 0, 10));
+    h.lanes.handOver(chunk(1, 0, 10));
+    await h.settleNext(true);
+    await h.settleNext(true);
+    h.lanes.handOver(chunk(0, 10, 10));
+    await h.settleNext(true);
+    await until(() => h.commits.length === 1);
+    h.lanes.assign([laneKey(TOPIC, 0), laneKey(TOPIC, 1)]);
+    h.lanes.commitOwed();
+    await h.lanes.stop();
+    expect(h.commits).toEqual(['0@20']);
   });
 
   it('take a chunk larger than the bounds only when nothing else is held', () => {
