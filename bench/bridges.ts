@@ -1386,6 +1386,10 @@ function table(): string {
   const cc = (c: ConsumeCeiling | undefined) => (c ? `${fmt(c.linesPerSecond)}  (${fmt(c.lines)} in ${c.seconds.toFixed(1)} s)` : '—');
   const cost = (t: { cpuSecondsPerMillion: number; rssMaxBytes: number } | undefined) => (t ? `${t.cpuSecondsPerMillion.toFixed(1)} s, ${mb(t.rssMaxBytes)}` : '—');
   const peerRate = (t: PeerThroughput | undefined) => (t ? `${fmt(t.linesPerSecond)}  (${fmt(t.lines)} in ${t.seconds.toFixed(1)} s)` : results.telegraf.version ? 'failed (see notes)' : '—');
+  // On a machine the sink shares, its CPU per line counts as much as the bridge's: whose writes
+  // cost the sink more shows here.
+  const sinkCost = (sink: string, ...runs: ({ cpuCores: Cpu; linesPerSecond: number } | undefined)[]) =>
+    runs.map((t) => (t ? `${(((t.cpuCores[sink] ?? 0) / t.linesPerSecond) * 1e6).toFixed(1)} s` : '—')).join(' / ');
   const peerLatency = (l: Latency | undefined) => (l ? `${ms(l.p50Ms)} / ${ms(l.p99Ms)}, ${mb(l.rss.medianBytes)} / ${mb(l.rss.maxBytes)}` : '—');
   const rows: [string, string, string][] = [
     ['', 'metrics → InfluxDB', 'logs → Elasticsearch'],
@@ -1404,6 +1408,7 @@ function table(): string {
     ['  CPU s per million lines, RSS max', cost(pm), cost(pl)],
     ['  sink holds', pm ? `${fmt(pm.sinkCount)} / ${fmt(pm.lines)}` : '—', pl ? `${fmt(pl.sinkCount)} / ${fmt(pl.lines)}` : '—'],
     ['  bridge / telegraf (≥ 1.2×)', tm && pm ? `${(tm.linesPerSecond / pm.linesPerSecond).toFixed(2)}×` : '—', tl && pl ? `${(tl.linesPerSecond / pl.linesPerSecond).toFixed(2)}×` : '—'],
+    ["  sink's CPU s per million lines, bridge's / telegraf's writes", sinkCost('influxdb', tm, pm), sinkCost('elasticsearch', tl, pl)],
     ['3 latency p50 / p90 / p99 / max', lm ? `${ms(lm.p50Ms)} / ${ms(lm.p90Ms)} / ${ms(lm.p99Ms)} / ${ms(lm.maxMs)}` : '—', ll ? `${ms(ll.p50Ms)} / ${ms(ll.p90Ms)} / ${ms(ll.p99Ms)} / ${ms(ll.maxMs)}` : '—'],
     ['  target p99', `≤ 1,000 ms`, `≤ 2,000 ms`],
     ['  probes seen', lm ? `${lm.probesSeen} / ${lm.probes}` : '—', ll ? `${ll.probesSeen} / ${ll.probes}` : '—'],
