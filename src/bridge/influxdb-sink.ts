@@ -4,6 +4,8 @@
 // parser's reason instead of failing a whole write. A line without a timestamp gets one derived
 // from its Kafka coordinates (see timestampFor): InfluxDB overwrites a point with the same series
 // and time, so a replay after a crash rewrites the same points instead of adding new ones.
+import { promisify } from 'node:util';
+import { gzip as zlibGzip } from 'node:zlib';
 import { HttpError, InfluxDB } from '@influxdata/influxdb-client';
 import { checkLine } from '../ilp/line-protocol.js';
 import { unwrapLine } from '../ingest/unwrap.js';
@@ -137,17 +139,31 @@ function influxMessage(error: HttpError): string {
   return (json?.message ?? error.body ?? error.message).slice(0, 500);
 }
 
+/** Bodies shorter than this go as they are: gzip would save little and cost a round trip to the threadpool. */
+const GZIP_FROM_BYTES = 1000;
 /**
- * One write request of line protocol (nanosecond timestamps), gzip'd, through the client's
- * transport: batching and retrying are the bridge's job, so the client's write API, with its own
- * buffer and retry loop, would only add work. Rejects with the client's HttpError on a non-2xx.
- * The benchmark's raw ceiling writes with this same function.
+ * zlib's fastest level: on the reference lines it takes a third of the CPU of the default level
+ * (6) for 18.6 instead of 14.0 compressed bytes a line, and influxd inflates either as fast.
+ */
+const GZIP_LEVEL = 1;
+const gzip = promisify(zlibGzip);
+
+/**
+ * One write request of line protocol (nanosecond timestamps) through the client's transport:
+ * batching and retrying are the bridge's job, so the client's write API, with its own buffer and
+ * retry loop, would only add work. The body is gzip'd here, in the threadpool, at GZIP_LEVEL (the
+ * transport's own gzip uses zlib's default level). Rejects with the client's HttpError on a
+ * non-2xx. The benchmark's raw ceiling writes with this same function.
  */
 export async function writeLines(influx: InfluxDB, target: { org: string; bucket: string }, lines: string[]): Promise<void> {
   const query = new URLSearchParams({ org: target.org, bucket: target.bucket, precision: 'ns' });
-  await influx.transport.request(`/api/v2/write?${query}`, lines.join('\n'), {
-    method: 'POST',
-    headers: { 'content-type': 'text/plain; charset=utf-8' },
-    gzipThreshold: 1000,
+  const text = lines.join('\n');
+  const gzipped = text.length >= GZIP_FROM_BYTES;
+  const body = gzipped ? await gzip(text, { level: GZIP_LEVEL }) : text;
+  const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8', ...(gzipped ? { 'content-encoding': 'gzip' } : {}) };
+  await new Promise<void>((resolve, reject) => {
+    // The Node transport sends the body with Buffer.from, which takes bytes as well as text; its
+    // type says string because its other bodies are.
+    influx.transport.send(`/api/v2/write?${query}`, body as string, { method: 'POST', headers }, { next() {}, error: reject, complete: resolve });
   });
 }
