@@ -67,11 +67,7 @@ export function influxSink(options: InfluxSinkOptions): Sink {
   async function send(batch: Prepared[]): Promise<WriteOutcome> {
     if (batch.length === 0) return written();
     try {
-      await writeLines(
-        influx,
-        options,
-        batch.map((p) => p.line ?? p.record.value!),
-      );
+      await writeLines(influx, options, batch.map((p) => p.line ?? p.record.value!));
       return written();
     } catch (error) {
       return sortFailure(error, batch);
@@ -151,11 +147,12 @@ function influxMessage(error: HttpError): string {
   return (json?.message ?? error.body ?? error.message).slice(0, 500);
 }
 
-/** Bodies shorter than this go as they are: gzip would save little and cost a round trip to the threadpool. */
-const GZIP_FROM_BYTES = 1000;
+/** Bodies up to this size go as they are: gzip would save little and cost a trip to the threadpool. */
+const GZIP_OVER_BYTES = 1000;
 /**
  * zlib's fastest level: on the reference lines it takes a third of the CPU of the default level
- * (6) for 18.6 instead of 14.0 compressed bytes a line, and influxd inflates either as fast.
+ * (6) for 18.6 instead of 14.0 compressed bytes a line, and influxd's CPU per line does not move
+ * with it (bench/README.md, round four).
  */
 const GZIP_LEVEL = 1;
 const gzip = promisify(zlibGzip);
@@ -163,14 +160,15 @@ const gzip = promisify(zlibGzip);
 /**
  * One write request of line protocol (nanosecond timestamps; each line as text or as its UTF-8
  * bytes) through the client's transport: batching and retrying are the bridge's job, so the
- * client's write API, with its own buffer and retry loop, would only add work. The body is gzip'd here, in the threadpool, at GZIP_LEVEL (the
- * transport's own gzip uses zlib's default level). Rejects with the client's HttpError on a
- * non-2xx. The benchmark's raw ceiling writes with this same function.
+ * client's write API, with its own buffer and retry loop, would only add work. The body is
+ * gzip'd here, in the threadpool, at GZIP_LEVEL (the transport's own gzip uses zlib's default
+ * level). Rejects with the client's HttpError on a non-2xx. The benchmark's raw ceiling writes
+ * with this same function.
  */
 export async function writeLines(influx: InfluxDB, target: { org: string; bucket: string }, lines: readonly (string | Uint8Array)[]): Promise<void> {
   const query = new URLSearchParams({ org: target.org, bucket: target.bucket, precision: 'ns' });
   const joined = joinLines(lines);
-  const gzipped = joined.length >= GZIP_FROM_BYTES;
+  const gzipped = joined.length > GZIP_OVER_BYTES;
   const body = gzipped ? await gzip(joined, { level: GZIP_LEVEL }) : joined;
   const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8', ...(gzipped ? { 'content-encoding': 'gzip' } : {}) };
   await new Promise<void>((resolve, reject) => {
