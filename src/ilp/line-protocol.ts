@@ -45,7 +45,7 @@ export class IlpSyntaxError extends Error {
 
 /** Parses one line. Throws IlpSyntaxError naming what is wrong and where. */
 export function parseLine(line: string): IlpPoint {
-  return new Scanner(line, true).line() as IlpPoint;
+  return scanner.scan(line, true) as IlpPoint;
 }
 
 /**
@@ -55,20 +55,17 @@ export function parseLine(line: string): IlpPoint {
  * its own timestamp.
  */
 export function checkLine(line: string): { timestamped: boolean } {
-  return new Scanner(line, false).line() ? TIMESTAMPED : UNTIMESTAMPED;
+  return scanner.scan(line, false) ? TIMESTAMPED : UNTIMESTAMPED;
 }
 const TIMESTAMPED = Object.freeze({ timestamped: true });
 const UNTIMESTAMPED = Object.freeze({ timestamped: false });
 
-const [BACKSLASH, LF, CR, COMMA, SPACE, EQUALS, QUOTE, UNDERSCORE, MINUS] = ['\\', '\n', '\r', ',', ' ', '=', '"', '_', '-'].map((c) =>
-  c.charCodeAt(0),
-) as number[];
+const code = (c: string) => c.charCodeAt(0);
+const [BACKSLASH, LF, CR, COMMA, SPACE, EQUALS, QUOTE] = [code('\\'), code('\n'), code('\r'), code(','), code(' '), code('='), code('"')];
+const [MINUS, PLUS, DOT, LOWER_E, UPPER_E, LOWER_I, LOWER_U] = [code('-'), code('+'), code('.'), code('e'), code('E'), code('i'), code('u')];
 const isDigit = (c: number) => c >= 48 && c <= 57;
 const MEASUREMENT_ESCAPES = new Set([',', ' ']);
 const KEY_ESCAPES = new Set([',', ' ', '=']);
-/** A float literal, matched in place (sticky) so no substring is cut to test it. */
-const FLOAT = /-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?/y;
-const EXPONENT = /[eE]/;
 const TRUE = new Set(['t', 'T', 'true', 'True', 'TRUE']);
 const FALSE = new Set(['f', 'F', 'false', 'False', 'FALSE']);
 const INT64_MAX = '9223372036854775807';
@@ -77,59 +74,67 @@ const INT64_MIN_ABS = '9223372036854775808';
 const TIME_MAX = '9223372036854775806';
 const RESERVED_TAG_KEYS = ['_field', '_measurement', 'time'];
 const UINT64_MAX = '18446744073709551615';
-
-/** Where a key sits in the line; `escaped` when its text differs from the raw characters. */
-interface KeySpan {
-  start: number;
-  end: number;
-  escaped: boolean;
-}
+/** What floatAt finds: a float literal, `-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?`, with or without exponent. */
+const NOT_A_FLOAT = 0;
+const FLOAT = 1;
+const FLOAT_WITH_EXPONENT = 2;
 
 /**
  * One pass over the line. Every rule is checked on character positions; with `build` the tokens
- * are also turned into the point's strings and values.
+ * are also turned into the point's strings and values. One scanner serves every line (a scan
+ * runs to its end or throws before the next starts), so a line costs no objects of its own: keys
+ * are positions in the line, the tag keys seen so far positions in arrays kept from line to line.
  */
 class Scanner {
-  pos = 0;
+  private text = '';
+  private build = false;
+  private pos = 0;
   /** Set by name(): whether the name just read held a backslash. */
   private escaped = false;
-  private readonly tagKeys: KeySpan[] = [];
-
-  constructor(
-    private readonly text: string,
-    private readonly build: boolean,
-  ) {}
+  /** The key just read (key()): where it sits in the line, and whether its text differs from the raw characters. */
+  private keyStart = 0;
+  private keyEnd = 0;
+  private keyEscaped = false;
+  /** The line's tag keys so far, as the key fields above. */
+  private tagStarts = new Int32Array(32);
+  private tagEnds = new Int32Array(32);
+  private tagEscaped = new Uint8Array(32);
+  private tagCount = 0;
 
   /** The point when building; otherwise true when the line carries a timestamp. */
-  line(): IlpPoint | boolean {
-    const line = this.text;
+  scan(text: string, build: boolean): IlpPoint | boolean {
+    this.text = text;
+    this.build = build;
+    this.pos = 0;
+    this.tagCount = 0;
+    const line = text;
     while (line.charCodeAt(this.pos) === SPACE) this.pos++;
     const measurementStart = this.pos;
-    this.name(false, 'measurement');
+    this.name(false, 'measurement', false);
     const measurementEnd = this.pos;
     const measurementEscaped = this.escaped;
 
-    const tags: Record<string, string> = {};
+    const tags: Record<string, string> | undefined = build ? {} : undefined;
     while (line.charCodeAt(this.pos) === COMMA) {
       this.pos++;
-      const key = this.key('tag key');
-      this.expectEquals('after tag key', key);
+      this.key('tag key');
+      this.expectEquals('after tag key');
       const valueStart = this.pos;
-      this.name(false, 'value of tag', key);
-      if (this.holds(this.tagKeys, key)) this.fail(`duplicate tag key "${this.keyText(key)}"`);
-      if (this.reservedTagKey(key)) this.fail(`"${this.keyText(key)}" is a reserved tag key`);
-      this.tagKeys.push(key);
-      if (this.build) tags[this.keyText(key)] = this.unescape(valueStart, this.pos, this.escaped, KEY_ESCAPES);
+      this.name(false, 'value of tag', true);
+      if (this.seenTagKey()) this.fail(`duplicate tag key "${this.keyText()}"`);
+      if (this.reservedTagKey()) this.fail(`"${this.keyText()}" is a reserved tag key`);
+      this.addTagKey();
+      if (tags) tags[this.keyText()] = this.unescape(valueStart, this.pos, this.escaped, KEY_ESCAPES);
     }
     if (line.charCodeAt(this.pos) !== SPACE) this.fail('expected a space before the fields');
     while (line.charCodeAt(this.pos) === SPACE) this.pos++;
 
-    const fields: Record<string, IlpFieldValue> = {};
+    const fields: Record<string, IlpFieldValue> | undefined = build ? {} : undefined;
     for (;;) {
-      const key = this.key('field key');
-      this.expectEquals('after field key', key);
-      const value = this.fieldValue(key);
-      if (this.build) fields[this.keyText(key)] = value!;
+      this.key('field key');
+      this.expectEquals('after field key');
+      const value = this.fieldValue();
+      if (fields) fields[this.keyText()] = value!;
       if (line.charCodeAt(this.pos) !== COMMA) break;
       this.pos++;
     }
@@ -145,14 +150,14 @@ class Scanner {
           this.failAt(start, `timestamp outside influxd's range -${TIME_MAX} to ${TIME_MAX}`);
         }
         timestamped = true;
-        if (this.build) timestamp = BigInt(line.slice(start));
+        if (build) timestamp = BigInt(line.slice(start));
         this.pos = line.length;
       }
     }
     if (this.pos < line.length) this.fail(`unexpected "${line.slice(this.pos, this.pos + 20)}" after the fields`);
-    if (!this.build) return timestamped;
+    if (!build) return timestamped;
     const measurement = this.unescape(measurementStart, measurementEnd, measurementEscaped, MEASUREMENT_ESCAPES);
-    return { measurement, tags, fields, ...(timestamp === undefined ? {} : { timestamp }) };
+    return { measurement, tags: tags!, fields: fields!, ...(timestamp === undefined ? {} : { timestamp }) };
   }
 
   private fail(reason: string): never {
@@ -162,54 +167,61 @@ class Scanner {
     throw new IlpSyntaxError(reason, pos + 1);
   }
 
-  private key(what: string): KeySpan {
+  private key(what: string): void {
     const start = this.pos;
-    this.name(true, what);
-    return { start, end: this.pos, escaped: this.escaped };
+    this.name(true, what, false);
+    this.keyStart = start;
+    this.keyEnd = this.pos;
+    this.keyEscaped = this.escaped;
   }
 
   /** Error text is built only on failure: this runs for every key of every line. */
-  private expectEquals(where: string, key: KeySpan): void {
-    if (this.text.charCodeAt(this.pos) !== EQUALS) this.fail(`expected "=" ${where} "${this.keyText(key)}"`);
+  private expectEquals(where: string): void {
+    if (this.text.charCodeAt(this.pos) !== EQUALS) this.fail(`expected "=" ${where} "${this.keyText()}"`);
     this.pos++;
   }
 
   /**
    * Reads a measurement, key or tag value: up to an unescaped `,` or space (and `=` when
-   * `stopAtEquals`). A backslash takes the next character's special meaning away; `of` names the
-   * key a value belongs to, in errors.
+   * `stopAtEquals`). A backslash takes the next character's special meaning away; `ofKey` says
+   * the text is the value of the key just read, which errors name.
    */
-  private name(stopAtEquals: boolean, what: string, of?: KeySpan): void {
+  private name(stopAtEquals: boolean, what: string, ofKey: boolean): void {
     const line = this.text;
+    const length = line.length;
     const start = this.pos;
     this.escaped = false;
     let pos = start;
-    for (; pos < line.length; pos++) {
+    for (; pos < length; pos++) {
       const c = line.charCodeAt(pos);
+      // Every character that means something here but the backslash sorts below `=`: letters,
+      // `_` and the rest go on at one comparison.
+      if (c > EQUALS && c !== BACKSLASH) continue;
       if (c === BACKSLASH) {
         this.escaped = true;
-        if (pos + 1 < line.length) pos++;
+        if (pos + 1 < length) pos++;
         continue;
       }
       if (c === COMMA || c === SPACE || (stopAtEquals && c === EQUALS)) break;
       if (c === LF || c === CR) {
         this.pos = pos;
-        this.fail(`a raw line break in the ${this.named(what, of)}`);
+        this.fail(`a raw line break in the ${this.named(what, ofKey)}`);
       }
     }
     this.pos = pos;
-    if (pos === start) this.failAt(start, `empty ${this.named(what, of)}`);
+    if (pos === start) this.failAt(start, `empty ${this.named(what, ofKey)}`);
     // InfluxDB refuses a key or tag value whose text ends in a backslash ("invalid tag format"),
     // even as `\\\\`; the measurement is read the same way.
-    if (line.charCodeAt(pos - 1) === BACKSLASH) this.fail(`${this.named(what, of)} ends in a backslash, which InfluxDB refuses`);
+    if (line.charCodeAt(pos - 1) === BACKSLASH) this.fail(`${this.named(what, ofKey)} ends in a backslash, which InfluxDB refuses`);
   }
 
-  private named(what: string, of: KeySpan | undefined): string {
-    return of === undefined ? what : `${what} "${this.keyText(of)}"`;
+  private named(what: string, ofKey: boolean): string {
+    return ofKey ? `${what} "${this.keyText()}"` : what;
   }
 
-  private keyText(key: KeySpan): string {
-    return this.unescape(key.start, key.end, key.escaped, KEY_ESCAPES);
+  /** The key just read, as text. */
+  private keyText(): string {
+    return this.unescape(this.keyStart, this.keyEnd, this.keyEscaped, KEY_ESCAPES);
   }
 
   /** The raw text minus the escapes in `escapes`; a backslash before anything else stays. */
@@ -227,23 +239,43 @@ class Scanner {
     return out;
   }
 
-  /** A loop rather than `some`: no closure per key of every line. */
-  private holds(keys: KeySpan[], key: KeySpan): boolean {
-    for (const other of keys) if (this.sameKey(other, key)) return true;
+  private addTagKey(): void {
+    if (this.tagCount === this.tagStarts.length) {
+      const grown = <T extends Int32Array | Uint8Array>(from: T, to: T): T => (to.set(from), to);
+      this.tagStarts = grown(this.tagStarts, new Int32Array(this.tagCount * 2));
+      this.tagEnds = grown(this.tagEnds, new Int32Array(this.tagCount * 2));
+      this.tagEscaped = grown(this.tagEscaped, new Uint8Array(this.tagCount * 2));
+    }
+    this.tagStarts[this.tagCount] = this.keyStart;
+    this.tagEnds[this.tagCount] = this.keyEnd;
+    this.tagEscaped[this.tagCount] = this.keyEscaped ? 1 : 0;
+    this.tagCount++;
+  }
+
+  /** Whether the key just read is among the line's tag keys so far. */
+  private seenTagKey(): boolean {
+    const line = this.text;
+    const start = this.keyStart;
+    const length = this.keyEnd - start;
+    for (let i = 0; i < this.tagCount; i++) {
+      const otherStart = this.tagStarts[i]!;
+      const otherEnd = this.tagEnds[i]!;
+      if (this.keyEscaped || this.tagEscaped[i]) {
+        if (this.unescape(otherStart, otherEnd, true, KEY_ESCAPES) === this.keyText()) return true;
+        continue;
+      }
+      if (otherEnd - otherStart !== length) continue;
+      let same = true;
+      for (let j = 0; j < length && same; j++) same = line.charCodeAt(otherStart + j) === line.charCodeAt(start + j);
+      if (same) return true;
+    }
     return false;
   }
 
-  private sameKey(a: KeySpan, b: KeySpan): boolean {
-    if (a.escaped || b.escaped) return this.keyText(a) === this.keyText(b);
-    const length = a.end - a.start;
-    if (length !== b.end - b.start) return false;
-    for (let i = 0; i < length; i++) if (this.text.charCodeAt(a.start + i) !== this.text.charCodeAt(b.start + i)) return false;
-    return true;
-  }
-
   /** No escape makes a `_` or a letter, so the raw characters decide. */
-  private reservedTagKey(key: KeySpan): boolean {
-    for (const reserved of RESERVED_TAG_KEYS) if (key.end - key.start === reserved.length && this.text.startsWith(reserved, key.start)) return true;
+  private reservedTagKey(): boolean {
+    const length = this.keyEnd - this.keyStart;
+    for (const reserved of RESERVED_TAG_KEYS) if (length === reserved.length && this.text.startsWith(reserved, this.keyStart)) return true;
     return false;
   }
 
@@ -255,13 +287,17 @@ class Scanner {
     return true;
   }
 
-  /** Compares unsigned decimal digits with a limit as text: a range check without a BigInt. */
+  /** Compares unsigned decimal digits with a limit as text, digit by digit: a range check without a BigInt or a substring. */
   private digitsAtMost(start: number, end: number, limit: string): boolean {
     let first = start;
     while (first < end - 1 && this.text.charCodeAt(first) === 48) first++;
     const length = end - first;
     if (length !== limit.length) return length < limit.length;
-    return this.text.slice(first, end) <= limit;
+    for (let i = 0; i < length; i++) {
+      const difference = this.text.charCodeAt(first + i) - limit.charCodeAt(i);
+      if (difference !== 0) return difference < 0;
+    }
+    return true;
   }
 
   private withinInt64(start: number, end: number): boolean {
@@ -269,48 +305,70 @@ class Scanner {
     return this.digitsAtMost(negative ? start + 1 : start, end, negative ? INT64_MIN_ABS : INT64_MAX);
   }
 
-  private fieldValue(key: KeySpan): IlpFieldValue | undefined {
+  /** What the text between start and end is: NOT_A_FLOAT, FLOAT or FLOAT_WITH_EXPONENT. */
+  private floatAt(start: number, end: number): number {
+    const line = this.text;
+    let pos = line.charCodeAt(start) === MINUS ? start + 1 : start;
+    let digits = 0;
+    while (pos < end && isDigit(line.charCodeAt(pos))) pos++, digits++;
+    if (pos < end && line.charCodeAt(pos) === DOT) {
+      pos++;
+      while (pos < end && isDigit(line.charCodeAt(pos))) pos++, digits++;
+    }
+    if (digits === 0) return NOT_A_FLOAT;
+    if (pos === end) return FLOAT;
+    const e = line.charCodeAt(pos);
+    if (e !== LOWER_E && e !== UPPER_E) return NOT_A_FLOAT;
+    pos++;
+    if (line.charCodeAt(pos) === MINUS || line.charCodeAt(pos) === PLUS) pos++;
+    const exponentStart = pos;
+    while (pos < end && isDigit(line.charCodeAt(pos))) pos++;
+    return pos === end && pos > exponentStart ? FLOAT_WITH_EXPONENT : NOT_A_FLOAT;
+  }
+
+  /** The value of the field key just read. */
+  private fieldValue(): IlpFieldValue | undefined {
     const line = this.text;
     const start = this.pos;
-    if (line.charCodeAt(start) === QUOTE) return this.quoted(key);
+    if (line.charCodeAt(start) === QUOTE) return this.quoted();
     let end = start;
-    while (end < line.length && line.charCodeAt(end) !== COMMA && line.charCodeAt(end) !== SPACE) end++;
+    for (let c = line.charCodeAt(end); end < line.length && c !== COMMA && c !== SPACE; c = line.charCodeAt(++end));
     this.pos = end;
-    if (end === start) this.failAt(start, `${this.fieldName(key)} has no value`);
-    const suffix = line[end - 1];
-    if (suffix === 'i' || suffix === 'u') {
-      if (!this.integerAt(start, end - 1)) this.failAt(start, `${this.fieldName(key)}: "${line.slice(start, end)}" is not an integer`);
-      if (suffix === 'i') {
-        if (!this.withinInt64(start, end - 1)) this.failAt(start, `${this.fieldName(key)}: ${line.slice(start, end)} is out of the signed 64-bit range`);
+    if (end === start) this.failAt(start, `${this.fieldName()} has no value`);
+    const suffix = line.charCodeAt(end - 1);
+    if (suffix === LOWER_I || suffix === LOWER_U) {
+      if (!this.integerAt(start, end - 1)) this.failAt(start, `${this.fieldName()}: "${line.slice(start, end)}" is not an integer`);
+      if (suffix === LOWER_I) {
+        if (!this.withinInt64(start, end - 1)) this.failAt(start, `${this.fieldName()}: ${line.slice(start, end)} is out of the signed 64-bit range`);
         return this.build ? { type: 'integer', value: BigInt(line.slice(start, end - 1)) } : undefined;
       }
       if (line.charCodeAt(start) === MINUS || !this.digitsAtMost(start, end - 1, UINT64_MAX)) {
-        this.failAt(start, `${this.fieldName(key)}: ${line.slice(start, end)} is out of the unsigned 64-bit range`);
+        this.failAt(start, `${this.fieldName()}: ${line.slice(start, end)} is out of the unsigned 64-bit range`);
       }
       return this.build ? { type: 'uinteger', value: BigInt(line.slice(start, end - 1)) } : undefined;
     }
-    FLOAT.lastIndex = start;
-    if (!FLOAT.test(line) || FLOAT.lastIndex !== end) {
+    const float = this.floatAt(start, end);
+    if (float === NOT_A_FLOAT) {
       const raw = line.slice(start, end);
       if (TRUE.has(raw)) return this.build ? { type: 'boolean', value: true } : undefined;
       if (FALSE.has(raw)) return this.build ? { type: 'boolean', value: false } : undefined;
-      this.failAt(start, `${this.fieldName(key)}: ${JSON.stringify(raw.slice(0, 40))} is not a number, boolean or quoted string`);
+      this.failAt(start, `${this.fieldName()}: ${JSON.stringify(raw.slice(0, 40))} is not a number, boolean or quoted string`);
     }
     // Only an exponent or hundreds of digits can take a double out of range.
-    if (this.build || end - start > 300 || EXPONENT.test(line.slice(start, end))) {
+    if (this.build || end - start > 300 || float === FLOAT_WITH_EXPONENT) {
       const value = Number(line.slice(start, end));
-      if (!Number.isFinite(value)) this.failAt(start, `${this.fieldName(key)}: ${line.slice(start, end)} is out of the float range`);
+      if (!Number.isFinite(value)) this.failAt(start, `${this.fieldName()}: ${line.slice(start, end)} is out of the float range`);
       return { type: 'float', value };
     }
     return undefined;
   }
 
-  private fieldName(key: KeySpan): string {
-    return `field "${this.keyText(key)}"`;
+  private fieldName(): string {
+    return `field "${this.keyText()}"`;
   }
 
   /** A string field: `\"` and `\\` are escapes, any other backslash is literal. */
-  private quoted(key: KeySpan): IlpFieldValue | undefined {
+  private quoted(): IlpFieldValue | undefined {
     const line = this.text;
     const start = this.pos;
     let out = '';
@@ -327,9 +385,11 @@ class Scanner {
       }
       if (this.build) out += line[pos];
     }
-    this.failAt(start, `${this.fieldName(key)}: string value has no closing quote`);
+    this.failAt(start, `${this.fieldName()}: string value has no closing quote`);
   }
 }
+
+const scanner = new Scanner();
 
 // ---------------------------------------------------------------------------------------------
 // Writing

@@ -6,6 +6,7 @@
 const PRI = /^<(\d{1,3})>/;
 const RFC3164_TIME = /^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d /;
 const FASTLY_PREFIX = /^syslog \S+ \S+ :: /;
+const [LESS_THAN, LOWER_S, LF] = ['<', 's', '\n'].map((c) => c.charCodeAt(0));
 
 export interface Unwrapped {
   payload: string;
@@ -14,6 +15,10 @@ export interface Unwrapped {
 }
 
 export function unwrapLine(raw: string): Unwrapped {
+  // Most lines come bare, and every envelope starts with `<` or `s`: such a line is passed on
+  // without a regex run over it (this runs for every line a bridge reads).
+  const first = raw.charCodeAt(0);
+  if (first !== LESS_THAN && first !== LOWER_S && raw.charCodeAt(raw.length - 1) !== LF) return { payload: raw, envelope: 'bare' };
   let line = raw.endsWith('\r\n') ? raw.slice(0, -2) : raw.endsWith('\n') ? raw.slice(0, -1) : raw;
   let envelope: Unwrapped['envelope'] = 'bare';
   const pri = PRI.exec(line);

@@ -99,4 +99,14 @@ describe('the InfluxDB sink', () => {
     const { server } = await writeThrough(() => ({ status: 204 }), [record(bare, 41), record(bare, 12_345_678)]);
     expect(server.requests.map((r) => r.body)).toEqual([`${bare} 1700000000000000041\n${bare} 1700000000000345678`]);
   });
+
+  // Most lines' bytes are copied into the body as they came; bytes that are not UTF-8 go as the
+  // text they decode to (U+FFFD for each bad sequence), as they did when every line went as text.
+  it('writes lines byte for byte, and bytes that are not UTF-8 as the text they decode to', async () => {
+    const plain = record('cdnmetrics,pop=ZÜR elapsed_time=1i 1700000000000000000', 1);
+    const bad = { ...record('', 2), value: Buffer.concat([Buffer.from('cdnmetrics,pop=A'), Buffer.from([0xf0, 0x9f, 0x98]), Buffer.from(' elapsed_time=1i 1700000000000000000')]) };
+    const { outcome, server } = await writeThrough(() => ({ status: 204 }), [plain, bad]);
+    expect(outcome).toEqual({ rejected: [], retry: [] });
+    expect(server.requests.map((r) => r.bytes)).toEqual([Buffer.from(`${plain.value!.toString()}\ncdnmetrics,pop=A\uFFFD elapsed_time=1i 1700000000000000000`)]);
+  });
 });

@@ -59,6 +59,24 @@ describe("checkLine, the bridge's check without building the point", () => {
     expect(checkLine(line).timestamped).toBe(parseLine(line).timestamp !== undefined);
   });
 
+  it.each(['1.e5', '-.5', '5.', '0.5E+07', '-1e-3'])('takes the float %s as parseLine does', (value) => {
+    expect(checkLine(`m f=${value}`).timestamped).toBe(false);
+    expect(parseLine(`m f=${value}`).fields.f).toEqual({ type: 'float', value: Number(value) });
+  });
+
+  it.each(['1.5e', '.', '-', '1e+', '1..5', '+1', '.e5', '1e5.0', '1-2'])('refuses %j as a field value, as parseLine does', (value) => {
+    expect(() => parseLine(`m f=${value}`)).toThrow('is not a number, boolean or quoted string');
+    expect(() => checkLine(`m f=${value}`)).toThrow('is not a number, boolean or quoted string');
+  });
+
+  // The check keeps the line's tag keys in arrays it grows past 32.
+  it('finds a repeated tag key among many', () => {
+    const tags = Array.from({ length: 40 }, (_, i) => `,t${i}=v`).join('');
+    expect(checkLine(`m${tags} f=1 1`).timestamped).toBe(true);
+    expect(() => checkLine(`m${tags},t0=w f=1`)).toThrow('duplicate tag key "t0"');
+    expect(Object.keys(parseLine(`m${tags} f=1`).tags)).toHaveLength(40);
+  });
+
   it.each(ILP_REJECTED)('rejects %j with the same words as parseLine (%s)', (line, reason) => {
     expect(() => parseLine(line)).toThrow(reason);
     let parseError: unknown;

@@ -18,6 +18,8 @@ export interface Request {
   url: string;
   /** Decoded (gunzip'd when sent gzip'd). */
   body: string;
+  /** The body's bytes, gunzip'd when sent gzip'd. */
+  bytes: Buffer;
   /** Lower-cased names, as Node gives them. */
   headers: IncomingHttpHeaders;
 }
@@ -39,7 +41,8 @@ export async function statusServer(respond: Responder): Promise<StatusServer> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const raw = Buffer.concat(chunks);
-    const request = { method: req.method ?? '', url: req.url ?? '', body: (req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString('utf8'), headers: req.headers };
+    const bytes = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
+    const request = { method: req.method ?? '', url: req.url ?? '', body: bytes.toString('utf8'), bytes, headers: req.headers };
     requests.push(request);
     const reply = respond(request);
     if (reply === 'drop') {
