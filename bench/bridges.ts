@@ -1114,12 +1114,14 @@ async function latencyPhase(plan: LatencyPlan, rate = S.rate, seconds = S.latenc
   for (let tick = 0; ; tick++) {
     const now = performance.now();
     const secs = (now - started) / 1000;
-    if (secs >= seconds) break;
+    // Before the end check: a send stalled past the whole run (an overloaded machine) must still
+    // leave a measurement window, if an empty one.
     if (!cpuStart && secs >= warmup) {
       cpuStart = cpuSnapshot(groups);
       windowStart = now;
       writtenAtWindowStart = await subject.written();
     }
+    if (secs >= seconds) break;
     const dueLines = Math.floor(secs * rate) - sent;
     const dueProbes = Math.floor(secs * S.probesPerSecond) + 1 - seq;
     if (dueLines > 0) {
