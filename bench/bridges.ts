@@ -285,6 +285,8 @@ const results: {
   clients?: Clients;
   /** BENCH_COMPARE_CLI: both builds' throughput runs, alternating. */
   compare: { build: 'a' | 'b'; cli: string; kind: 'metrics' | 'logs'; round: number; linesPerSecond: number; cpuSecondsPerMillion: number; rssMaxBytes: number; cpuCores: Cpu; loadavg: number[] }[];
+  /** BENCH_COMPARE_CLI with the latency phase: both builds' logs latency runs, alternating. */
+  latencyCompare: { build: 'a' | 'b'; cli: string; round: number; latency: Latency; loadavg: number[] }[];
   checks: Check[];
   problems: string[];
   /** Worth knowing, not a failure to run. */
@@ -304,6 +306,7 @@ const results: {
   scaling: {},
   backlog: {},
   compare: [],
+  latencyCompare: [],
   checks: [],
   problems: [],
   notes: [],
@@ -998,9 +1001,9 @@ interface Subject {
   stop(): Promise<number | null>;
 }
 
-async function bridgeSubject(kind: 'metrics' | 'logs', label: 'lat' | 'lat2', bucket: string, index: string): Promise<Subject> {
-  const configFile = writeConfig(label, names[label], bucket, index);
-  const { bridge } = await launchBridge(kind, configFile, label, false);
+async function bridgeSubject(kind: 'metrics' | 'logs', label: string, topics: { metrics: string; logs: string }, bucket: string, index: string, cli = CLI, nodeFlags?: string): Promise<Subject> {
+  const configFile = writeConfig(label, topics, bucket, index);
+  const { bridge } = await launchBridge(kind, configFile, label, false, cli, nodeFlags);
   await bridge.waitJoined();
   const readyz = await bridge.readyz();
   if (!readyz.startsWith('200')) results.notes.push(`${kind} bridge joined its group but /readyz answers ${readyz}`);
@@ -1111,12 +1114,14 @@ async function latencyPhase(plan: LatencyPlan, rate = S.rate, seconds = S.latenc
   for (let tick = 0; ; tick++) {
     const now = performance.now();
     const secs = (now - started) / 1000;
-    if (secs >= seconds) break;
+    // Before the end check: a send stalled past the whole run (an overloaded machine) must still
+    // leave a measurement window, if an empty one.
     if (!cpuStart && secs >= warmup) {
       cpuStart = cpuSnapshot(groups);
       windowStart = now;
       writtenAtWindowStart = await subject.written();
     }
+    if (secs >= seconds) break;
     const dueLines = Math.floor(secs * rate) - sent;
     const dueProbes = Math.floor(secs * S.probesPerSecond) + 1 - seq;
     if (dueLines > 0) {
@@ -1238,7 +1243,7 @@ function metricsPlan(peer: 'bridge' | 'telegraf' = 'bridge'): LatencyPlan {
     kind: 'metrics',
     name: `${peer === 'bridge' ? 'metrics bridge' : 'telegraf'} (metrics)`,
     topic,
-    start: async () => (peer === 'bridge' ? bridgeSubject('metrics', 'lat', bucket, names.index.lat) : telegrafSubject('metrics', topic, await telegrafSink('metrics', bucket, ''))),
+    start: async () => (peer === 'bridge' ? bridgeSubject('metrics', 'lat', names.lat, bucket, names.index.lat) : telegrafSubject('metrics', topic, await telegrafSink('metrics', bucket, ''))),
     line: (i, nowMs) => `${heads[i % heads.length]} ${stamp(nowMs)}`,
     probe: (seq, nowMs) => `${probe(seq)} ${stamp(nowMs)}`,
     async visibleProbes() {
@@ -1249,9 +1254,18 @@ function metricsPlan(peer: 'bridge' | 'telegraf' = 'bridge'): LatencyPlan {
   };
 }
 
-function logsPlan(label: 'lat' | 'lat2' = 'lat', peer: 'bridge' | 'telegraf' = 'bridge'): LatencyPlan {
-  const index = peer === 'telegraf' ? names.telegrafIndex.lat : label === 'lat' ? names.index.lat : names.index.lat2;
-  const topic = peer === 'bridge' ? names[label].logs : names.latTelegraf.logs;
+/** A bridge build of its own for a latency run (BENCH_COMPARE_CLI): its label, topic and index. */
+interface LatencyTarget {
+  label: string;
+  topic: string;
+  index: string;
+  cli: string;
+  nodeFlags?: string;
+}
+
+function logsPlan(label: 'lat' | 'lat2' = 'lat', peer: 'bridge' | 'telegraf' = 'bridge', target?: LatencyTarget): LatencyPlan {
+  const index = target?.index ?? (peer === 'telegraf' ? names.telegrafIndex.lat : label === 'lat' ? names.index.lat : names.index.lat2);
+  const topic = target?.topic ?? (peer === 'bridge' ? names[label].logs : names.latTelegraf.logs);
   // Telegraf's document holds the line's fields under the measurement's name.
   const field = (key: string) => (peer === 'bridge' ? key : `cdn_error_log.${key}`);
   const marker = '"event_timestamp":"';
@@ -1266,7 +1280,10 @@ function logsPlan(label: 'lat' | 'lat2' = 'lat', peer: 'bridge' | 'telegraf' = '
     kind: 'logs',
     name: `${peer === 'bridge' ? 'logs bridge' : 'telegraf'} (logs)`,
     topic,
-    start: async () => (peer === 'bridge' ? bridgeSubject('logs', label, names.bucket.lat, index) : telegrafSubject('logs', topic, await telegrafSink('logs', '', index))),
+    start: async () =>
+      peer === 'telegraf'
+        ? telegrafSubject('logs', topic, await telegrafSink('logs', '', index))
+        : bridgeSubject('logs', target?.label ?? label, { ...names[label], logs: topic }, names.bucket.lat, index, target?.cli, target?.nodeFlags),
     line: (i, nowMs) => {
       const [a, b] = parts[i % parts.length]!;
       return a + iso(nowMs) + b;
@@ -1490,6 +1507,14 @@ function costTable(): string[] {
     out.push('', `two builds, alternating (a: ${CLI}; b: ${COMPARE_CLI}${process.env.BENCH_COMPARE_NODE_FLAGS ? ` with node ${process.env.BENCH_COMPARE_NODE_FLAGS}` : ''}):`);
     for (const r of results.compare) out.push(`  round ${r.round}  ${r.kind.padEnd(8)} ${r.build}  ${fmt(r.linesPerSecond).padStart(8)} lines/s  ${r.cpuSecondsPerMillion.toFixed(1).padStart(5)} CPU s per million  RSS max ${mb(r.rssMaxBytes)}  others ${(r.cpuCores.others ?? 0).toFixed(2)} cores  load ${r.loadavg.map((x) => x.toFixed(2)).join(' ')}`);
   }
+  if (results.latencyCompare.length > 0) {
+    out.push('', `logs latency at ${fmt(S.rate)} lines/s, two builds alternating (a: ${CLI}; b: ${COMPARE_CLI}${process.env.BENCH_COMPARE_NODE_FLAGS ? ` with node ${process.env.BENCH_COMPARE_NODE_FLAGS}` : ''}):`);
+    for (const { build, round, latency: l, loadavg: load } of results.latencyCompare) {
+      out.push(
+        `  round ${round}  ${build}  p50 / p99 ${fmt(l.p50Ms)} / ${fmt(l.p99Ms)} ms  produced / written ${fmt(l.producedPerSecond)} / ${fmt(l.writtenPerSecond)} lines/s  lag at end ${fmt(l.lagAtEnd)}  RSS median / max ${mb(l.rss.medianBytes)} / ${mb(l.rss.maxBytes)}  bridge ${(l.cpuCores.bridge ?? 0).toFixed(2)} others ${(l.cpuCores.others ?? 0).toFixed(2)} cores  load ${load.map((x) => x.toFixed(2)).join(' ')}`,
+      );
+    }
+  }
   const c = results.clients;
   if (c) {
     out.push('', `Kafka clients, the same lines read and decoded (no sink; CPU of the reading process, all threads; librdkafka ${c.librdkafkaVersion}):`);
@@ -1684,6 +1709,21 @@ async function main(): Promise<void> {
         latencyPhase(logsPlan('lat2'), S.errorLogRate, S.errorLogSeconds),
       );
       if (results.latency.errorLogs) say(`  logs latency at ${fmt(S.errorLogRate)}/s: p50 ${fmt(results.latency.errorLogs.p50Ms)} ms, p99 ${fmt(results.latency.errorLogs.p99Ms)} ms`);
+    }
+    if (COMPARE_CLI && S.kinds.includes('logs')) {
+      // Two builds side by side: logs at S.rate, alternating, each round on a fresh topic and index.
+      for (let round = 1; round <= S.compareRounds; round++) {
+        for (const [build, cli, nodeFlags] of [['a', CLI, undefined], ['b', COMPARE_CLI, process.env.BENCH_COMPARE_NODE_FLAGS]] as const) {
+          const label = `latcmp-r${round}-${build}`;
+          const target: LatencyTarget = { label, topic: await preloadedTopic('logs', label, S.partitions, []), index: `bench-${label}-${id}`, cli, nodeFlags };
+          await putTemplate(target.index);
+          const latency = await phase(`bench 3b: build ${build} (${cli}), logs at ${fmt(S.rate)} lines/s for ${S.latencySeconds} s, round ${round}`, () => latencyPhase(logsPlan('lat', 'bridge', target)));
+          if (latency) {
+            say(`  build ${build}, round ${round}: p50 ${fmt(latency.p50Ms)} ms, p99 ${fmt(latency.p99Ms)} ms, written ${fmt(latency.writtenPerSecond)} of ${fmt(latency.producedPerSecond)} lines/s, RSS median ${(latency.rss.medianBytes / 2 ** 20).toFixed(0)} MB`);
+            results.latencyCompare.push({ build, cli, round, latency, loadavg: loadavg() });
+          }
+        }
+      }
     }
     if (both('metrics')) results.telegraf.latency.metrics = await peerPhase(`bench 3/4: telegraf, metrics at ${fmt(S.rate)} lines/s for ${S.latencySeconds} s, probes into InfluxDB`, () => latencyPhase(metricsPlan('telegraf')));
     if (both('logs')) results.telegraf.latency.logs = await peerPhase(`bench 3/4: telegraf, logs at ${fmt(S.rate)} lines/s for ${S.latencySeconds} s, probes into Elasticsearch`, () => latencyPhase(logsPlan('lat', 'telegraf')));

@@ -12,6 +12,7 @@ import {
   NO_ANSWER,
   recordText,
   retryAfterMs,
+  ruleFor,
   sortAnswer,
   written,
   type Answer,
@@ -72,6 +73,17 @@ interface Prepared {
   record: SourceRecord;
   action: string;
   source: string;
+  /**
+   * `source` is the line's own text with @timestamp put in front, not the parsed object written
+   * out again (which costs as much as the parse). Elasticsearch refuses some JSON that JSON.parse
+   * takes (a key twice), so a document refused as-is is sent once more rewritten (`rewritten`).
+   */
+  asIs: boolean;
+}
+
+/** The document as it is sent when its own text is not: parsed and written out again. */
+function rewritten(prepared: Prepared): Prepared {
+  return { ...prepared, source: JSON.stringify(JSON.parse(prepared.source)), asIs: false };
 }
 
 /**
@@ -92,19 +104,24 @@ export function documentId(record: SourceRecord): string {
   return record.clusterId ? `${record.clusterId.slice(0, 8)}:${coordinates}` : coordinates;
 }
 
+function isEmpty(doc: Record<string, unknown>): boolean {
+  for (const _ in doc) return false;
+  return true;
+}
+
 /** Logstash's json codec could not parse the line: it sends the line in `message`, tagged so. */
 function isLogstashParseFailure(doc: Record<string, unknown>): doc is { message: string } {
   return '@version' in doc && Array.isArray(doc.tags) && doc.tags.includes('_jsonparsefailure') && typeof doc.message === 'string';
 }
 
-/** The JSON object a line holds, inside whatever envelope it came in; else why not. */
 /** The kind of reason of a line that is not a JSON object. */
 const INVALID_JSON = 'invalid JSON';
 
-function parseObject(line: string): Record<string, unknown> | string {
+/** The JSON object a line's payload (out of its envelope) holds; else why not. */
+function parseObject(payload: string): Record<string, unknown> | string {
   let document: unknown;
   try {
-    document = JSON.parse(unwrapLine(line).payload);
+    document = JSON.parse(payload);
   } catch (error) {
     return `${INVALID_JSON}: ${(error as Error).message}`;
   }
@@ -129,28 +146,59 @@ export function elasticsearchSink(config: KitConfig, options: ElasticsearchSinkO
   const logFields = fieldViews(config).log;
   const declared = new Set(logFields.map(logKeyOf));
   const typedKeys = logFields.filter((f) => f.type !== 'string').map(logKeyOf);
-  const eventTimeKey = logFields.find((f) => f.type === 'timestamp');
+  const eventTimeField = logFields.find((f) => f.type === 'timestamp');
+  const eventTimeKey = eventTimeField && logKeyOf(eventTimeField);
+
+  /** The last event time read and what it gave: the lines of a batch mostly share their second. */
+  let lastStamp: { eventTime: string; timestamp: string; actionHead: string } | undefined;
+
+  /** @timestamp, and the start of the bulk action (the index is the event's day), for a line's event time. */
+  function stampOf(eventTime: string, record: SourceRecord): { timestamp: string; actionHead: string } {
+    if (lastStamp?.eventTime === eventTime) return lastStamp;
+    const eventMs = Date.parse(eventTime);
+    const timestamp = new Date(Number.isNaN(eventMs) ? Number(record.timestamp) : eventMs).toISOString();
+    const index = `${options.indexPrefix}-${timestamp.slice(0, 10).replaceAll('-', '.')}`;
+    const stamp = { eventTime, timestamp, actionHead: `{"index":{"_index":${JSON.stringify(index)},"_id":` };
+    // Without an event time the broker's timestamp counts, which differs from message to message.
+    if (!Number.isNaN(eventMs)) lastStamp = stamp;
+    return stamp;
+  }
 
   function prepare(record: SourceRecord): Prepared | Rejected {
-    let doc = parseObject(recordText(record));
+    let payload = unwrapLine(recordText(record)).payload;
+    let doc = parseObject(payload);
     if (typeof doc === 'object' && isLogstashParseFailure(doc)) {
       // The line gets what it would get reaching Kafka untouched (rsyslog): parsed from its own
       // text (JSON behind a syslog header, which the codec cannot parse, is indexed), or else
       // dead-lettered as the line itself rather than Logstash's event around it.
       const line = doc.message;
-      doc = parseObject(line);
+      payload = unwrapLine(line).payload;
+      doc = parseObject(payload);
       if (typeof doc === 'string') return { record, reason: `${doc} (Logstash's json codec tagged it _jsonparsefailure)`, value: line };
     }
     if (typeof doc === 'string') return { record, reason: doc };
-    if ('@version' in doc) for (const key of LOGSTASH_ENVELOPE) if (!declared.has(key)) delete doc[key];
+    // A line on several lines would break the bulk body, which is one JSON text per line.
+    let asIs = !('@timestamp' in doc) && !payload.includes('\n');
+    if ('@version' in doc) {
+      asIs = false;
+      for (const key of LOGSTASH_ENVELOPE) if (!declared.has(key)) delete doc[key];
+    }
     // varnishncsa cannot write null: an unset value arrives as "", which an ip, date or number
     // mapping refuses. For typed fields "" means "no value".
-    for (const key of typedKeys) if (doc[key] === '') doc[key] = null;
-    const eventTime = eventTimeKey ? Date.parse(String(doc[logKeyOf(eventTimeKey)] ?? '')) : Number.NaN;
-    const timestamp = new Date(Number.isNaN(eventTime) ? Number(record.timestamp) : eventTime).toISOString();
-    doc['@timestamp'] = timestamp;
-    const index = `${options.indexPrefix}-${timestamp.slice(0, 10).replaceAll('-', '.')}`;
-    return { record, action: JSON.stringify({ index: { _index: index, _id: documentId(record) } }), source: JSON.stringify(doc) };
+    for (const key of typedKeys) {
+      if (doc[key] === '') {
+        doc[key] = null;
+        asIs = false;
+      }
+    }
+    const { timestamp, actionHead } = stampOf(eventTimeKey ? String(doc[eventTimeKey] ?? '') : '', record);
+    const action = `${actionHead}${JSON.stringify(documentId(record))}}}`;
+    if (!asIs) {
+      doc['@timestamp'] = timestamp;
+      return { record, action, source: JSON.stringify(doc), asIs };
+    }
+    const rest = payload.slice(payload.indexOf('{') + 1);
+    return { record, action, source: `{"@timestamp":"${timestamp}"${isEmpty(doc) ? '' : ','}${rest}`, asIs };
   }
 
   async function send(batch: Prepared[]): Promise<WriteOutcome> {
@@ -166,11 +214,17 @@ export function elasticsearchSink(config: KitConfig, options: ElasticsearchSinkO
       return sortRequestFailure(error, batch);
     }
     if (!response.errors) return written();
+    const refusedAsIs: Prepared[] = [];
     const items = response.items.map((item, i) => {
       const { status, error } = item.index!;
-      return sorted({ status, ...(error ? { errorType: error.type } : {}) }, error?.reason ?? '', [batch[i]!]);
+      const answer: Answer = { status, ...(error ? { errorType: error.type } : {}) };
+      if (batch[i]!.asIs && ruleFor(ELASTICSEARCH_RESPONSES, answer).verdict === 'dead-letter') {
+        refusedAsIs.push(rewritten(batch[i]!));
+        return written();
+      }
+      return sorted(answer, error?.reason ?? '', [batch[i]!]);
     });
-    return combine(...(await Promise.all(items)));
+    return combine(...(await Promise.all(items)), await send(refusedAsIs));
   }
 
   /** A failed bulk request as a whole: an HTTP error status, or no answer at all. */

@@ -4,9 +4,10 @@
 //
 // eachBatch splits each fetched batch into chunks (bounded by lines and bytes) and hands them to
 // their partition's lane (lanes.ts), which writes them in order while kafkajs fetches the next
-// batch. Handing over waits for room (the lines and bytes held, the writes in flight), so while
-// the sink is down consumption pauses instead of buffering without bound. The consumer-lag gauge
-// is refreshed on a timer from the group's committed offsets, so it keeps growing in an outage.
+// batch; chunks that queue up behind a slow write join into one write, within the same bounds.
+// Handing over waits for room (the lines and bytes held, the writes in flight), so while the sink
+// is down consumption pauses instead of buffering without bound. The consumer-lag gauge is
+// refreshed on a timer from the group's committed offsets, so it keeps growing in an outage.
 import type { Logger } from 'pino';
 import kafkajs, { type Admin, type Consumer, type EachBatchPayload, type Producer } from 'kafkajs';
 import { deadLetter, reasonKind } from './dead-letter.js';
@@ -134,6 +135,11 @@ export function createRunner(options: RunnerOptions): Runner {
         log.error({ error: error.message }, 'could not seek back to a failed batch; crashing so that a restart resumes from the last commit');
         consuming = false;
         reportCrash(error);
+      },
+      append(queued, next) {
+        if (queued.lines + next.lines > options.maxBatchLines || queued.bytes + next.bytes > options.maxBatchBytes) return false;
+        queued.records = queued.records.concat(next.records);
+        return true;
       },
       observe({ heldLines, heldBytes, writes }) {
         metrics.heldLines.set(heldLines);
