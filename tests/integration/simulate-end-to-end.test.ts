@@ -4,8 +4,7 @@
 // requests a second, requests of one series end in the same microsecond, and yet the InfluxQL
 // counts per minute and status class and the Elasticsearch error counts equal the ground truth,
 // and custom fields of every type (one with a simulate hint) are taken by both sinks.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client } from '@elastic/elasticsearch';
@@ -18,6 +17,7 @@ import { unwrapLine } from '../../src/ingest/unwrap.js';
 import type { Truth } from '../../src/simulate/truth.js';
 import { createBucket, startInfluxDB, type RunningInflux } from '../../src/local/services/influxdb.js';
 import { freePort, mustRun } from '../../src/local/process.js';
+import { scratchDir } from '../support/scratch.js';
 import { startBridgeProcess, type BridgeProcess } from '../../src/local/bridge-process.js';
 import { BUILT_CLI, referenceKit, writeKitConfig } from './support/config.js';
 import { freshTopics, readMessages } from './support/kafka.js';
@@ -54,7 +54,7 @@ let influx: RunningInflux;
 let rsyslog: Rsyslogd | undefined;
 const bridges: BridgeProcess[] = [];
 const indexPrefix = `simulate-e2e-${id}`;
-const work = mkdtempSync(join(tmpdir(), 'cdnkit-simulate-e2e-'));
+const work = scratchDir('cdnkit-simulate-e2e-');
 
 beforeAll(async () => {
   influx = await startInfluxDB();
@@ -64,7 +64,6 @@ afterAll(async () => {
   await Promise.all(bridges.map((b) => b.stop()));
   await es().indices.delete({ index: `${indexPrefix}-*`, ignore_unavailable: true });
   await es().indices.deleteIndexTemplate({ name: indexPrefix }).catch(() => undefined);
-  rmSync(work, { recursive: true, force: true });
 });
 
 async function influxQl(bucket: string, q: string): Promise<{ tags?: Record<string, string>; values: [number, number][] }[]> {
