@@ -3,11 +3,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { KitConfig } from '../config/schema.js';
 import { loadOrExit } from './commands.js';
-
-const wholeNumber = (min: number) => (value: string) => {
-  if (!/^\d+$/.test(value) || Number(value) < min) throw new InvalidArgumentError(`a whole number, at least ${min}`);
-  return Number(value);
-};
+import { configOption, wholeNumber } from './options.js';
 
 function httpUrl(value: string): string {
   let url: URL;
@@ -105,7 +101,7 @@ export function addDiagnoseCommands(program: Command): void {
   program
     .command('doctor')
     .description('Check every hop of the pipeline the config names, in the order data flows: receivers, Kafka, bridges, InfluxDB, Elasticsearch, Grafana. One line per check: ok, or FAIL with the reason and what to change.')
-    .addOption(new Option('-c, --config <file>', 'the kit config').default('cdnkit.yaml'))
+    .addOption(configOption())
     .option('--receivers-host <host>', 'where to reach the syslog receivers (default receivers.host; 0.0.0.0 means this host)')
     .option('--bridge-metrics-url <url>', "the metrics bridge's operations endpoint (default http://<bridges.metrics.listen>)", httpUrl)
     .option('--bridge-logs-url <url>', "the logs bridge's operations endpoint (default http://<bridges.logs.listen>)", httpUrl)
@@ -145,7 +141,7 @@ Examples:
   program
     .command('dead-letters')
     .description('Read the dead-letter topic without disturbing it and say why lines land there: counts by reason and source topic, and sample lines of each.')
-    .addOption(new Option('-c, --config <file>', 'the kit config').default('cdnkit.yaml'))
+    .addOption(configOption())
     .option('--since <when>', 'where to start: beginning, end, a duration back from now (15m, 2h, 7d), an ISO-8601 time, or an offset (a whole number, in each partition)', 'beginning')
     .addOption(new Option('--limit <n>', 'sample lines shown per reason and source topic').default(3).argParser(wholeNumber(0)))
     .option('-f, --follow', 'after the summary, print each new dead letter as it arrives, until Ctrl-C')

@@ -3,6 +3,7 @@
 // alert rules would fire now. `cdnkit grafana push`: keeps them in an existing Grafana through its
 // HTTP API (grafana/push does the work; this file reads flags and environment and prints).
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { configOption, wholeNumber } from './options.js';
 import { ConfigError, formatProblem, loadConfigFile } from '../config/load.js';
 import type { KitConfig } from '../config/schema.js';
 
@@ -135,14 +136,11 @@ export function addGrafanaCommand(program: Command): void {
   grafana
     .command('check')
     .description('Run every panel query against your InfluxDB, Elasticsearch and Prometheus, as Grafana would send it; report panels that error or return no data, and which alert rules would fire now.')
-    .addOption(new Option('-c, --config <file>', 'the kit config').default('cdnkit.yaml'))
+    .addOption(configOption())
     .option('--from <time>', 'start of the time range: now-<n>[smhd] or ISO-8601', 'now-1h')
     .option('--to <time>', 'end of the time range', 'now')
     .addOption(
-      new Option('--max-data-points <n>', "points per panel, which sizes $__interval (Grafana uses the panel's width in pixels)").default(1000).argParser((v) => {
-        if (!/^[1-9]\d*$/.test(v)) throw new InvalidArgumentError('a whole number above 0');
-        return Number(v);
-      }),
+      new Option('--max-data-points <n>', "points per panel, which sizes $__interval (Grafana uses the panel's width in pixels)").default(1000).argParser(wholeNumber(1)),
     )
     .option('--prometheus <url>', 'Prometheus scraping the bridges; without it the pipeline-health panels are not checked')
     .option('--var <name=value>', 'a template variable value (repeat for several); unset variables are "All"', (v: string, all: string[]) => [...all, v], [] as string[])
@@ -162,7 +160,7 @@ Example:
   grafana
     .command('push')
     .description('Create or update the folder, datasources, dashboards, alert rules, contact point, message template and notification route in an existing Grafana, through its HTTP API; only what differs is written.')
-    .addOption(new Option('-c, --config <file>', 'the kit config').default('cdnkit.yaml'))
+    .addOption(configOption())
     .option('--url <url>', 'the Grafana, e.g. https://grafana.example.com (default: grafana.url of the config)')
     .option('--token <token>', 'a service account token; better set it in the environment variable named by grafana.tokenEnv (default CDNKIT_GRAFANA_TOKEN), where the process list does not show it')
     .option('--dry-run', 'read only: print what would be created or updated, and which keys differ, and write nothing')

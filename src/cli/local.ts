@@ -7,6 +7,7 @@ import { join, relative } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { LocalRun, SimulatorOptions } from '../local/stack.js';
 import { loadOrExit } from './commands.js';
+import { configOption, wholeNumber } from './options.js';
 
 interface UpFlags {
   config: string;
@@ -20,17 +21,12 @@ interface UpFlags {
   seed: number;
 }
 
-const whole = (flag: string) => (value: string) => {
-  if (!/^[1-9]\d*$/.test(value)) throw new InvalidArgumentError(`${flag} must be a whole number above 0`);
-  return Number(value);
-};
-
 export function addLocalCommand(program: Command): void {
   const local = program.command('local').description('Run the pipeline on this machine without Docker: real servers, receivers, bridges, Prometheus, a simulator.');
   local
     .command('up')
     .description('Start the whole pipeline for a kit config in the foreground; Ctrl-C stops everything it started.')
-    .addOption(new Option('-c, --config <file>', 'the kit config').default('cdnkit.yaml'))
+    .addOption(configOption())
     .addOption(new Option('--dir <dir>', 'the run\'s folder: config copy, generated artifacts, logs, Prometheus data').default('cdnkit-local'))
     .addOption(
       new Option('--prometheus-listen <host:port>', 'where Prometheus serves').default('127.0.0.1:9090').argParser((value) => {
@@ -39,11 +35,11 @@ export function addLocalCommand(program: Command): void {
       }),
     )
     .option('--simulate', 'also run `cdnkit simulate` live into the receivers (Fastly-style syslog)')
-    .addOption(new Option('--rps <requests>', 'with --simulate: requests per second').default(200).argParser(whole('--rps')))
+    .addOption(new Option('--rps <requests>', 'with --simulate: requests per second').default(200).argParser(wholeNumber(1)))
     .option('--duration <duration>', 'with --simulate: stop sending after this long (e.g. 90s, 10m); default: until Ctrl-C')
     .option('--scenario <file>', 'with --simulate: a YAML file of scenarios (see cdnkit simulate --help)')
     .addOption(new Option('--inject <scenario>', 'with --simulate: a scenario as type:key=value,... (repeatable)').argParser((v: string, all: string[] | undefined) => [...(all ?? []), v]))
-    .addOption(new Option('--seed <n>', 'with --simulate: seed of the traffic').default(1).argParser(whole('--seed')))
+    .addOption(new Option('--seed <n>', 'with --simulate: seed of the traffic').default(1).argParser(wholeNumber(1)))
     .addHelpText(
       'after',
       `

@@ -3,6 +3,7 @@
 // writes, and an example.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { packageVersion } from '../package-root.js';
+import { configOption } from './options.js';
 import { bridgeCommand, generateCommand, initCommand, schemaCommand, validateCommand } from './commands.js';
 import { addDiagnoseCommands } from './diagnose.js';
 import { addGrafanaCommand } from './grafana.js';
@@ -27,7 +28,6 @@ Start here:
   $ cdnkit local up -c cdnkit.yaml --simulate   run the whole pipeline here, without Docker`,
   );
 
-const configOption = () => new Option('-c, --config <file>', 'the kit config').default('cdnkit.yaml');
 const strictOption = () => new Option('--strict', 'treat warnings (e.g. high-cardinality tags) as errors');
 
 program

@@ -1,9 +1,10 @@
 // `cdnkit simulate`: realistic CDN traffic, as the generated edge would send it, with its ground
 // truth. Declared here (not in main.ts) so the command stays in one place.
 import { writeFileSync } from 'node:fs';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { ConfigError, formatProblem } from '../config/load.js';
 import { loadOrExit } from './commands.js';
+import { configOption, wholeNumber } from './options.js';
 
 interface SimulateFlags {
   config: string;
@@ -25,24 +26,19 @@ interface SimulateFlags {
   quiet?: boolean;
 }
 
-const whole = (what: string) => (value: string) => {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${what} must be a whole number`);
-  return Number(value);
-};
-
 export function addSimulateCommand(program: Command): void {
   program
     .command('simulate')
     .description('Send realistic CDN traffic, exactly as the generated edge would log it, and write its ground truth.')
-    .addOption(new Option('-c, --config <file>', 'the kit config').default('cdnkit.yaml'))
-    .addOption(new Option('--seed <n>', 'seed of the traffic: the same config, seed and --start give the same bytes').default(1).argParser(whole('--seed')))
+    .addOption(configOption())
+    .addOption(new Option('--seed <n>', 'seed of the traffic: the same config, seed and --start give the same bytes').default(1).argParser(wholeNumber(0)))
     .option('--start <time>', 'event time of the first request, ISO-8601 (default: now; give it for repeatable output)')
-    .addOption(new Option('--rate <lines>', 'lines sent per second; 0 sends as fast as the destination takes them').default(100).argParser(whole('--rate')))
+    .addOption(new Option('--rate <lines>', 'lines sent per second; 0 sends as fast as the destination takes them').default(100).argParser(wholeNumber(0)))
     .option('--live', 'send each request when its event time comes: event times are the wall clock (from now), paced by --rps instead of --rate')
-    .addOption(new Option('--rps <requests>', 'simulated requests per second of event time (default: --rate, or 1000 with --rate 0)').argParser(whole('--rps')))
+    .addOption(new Option('--rps <requests>', 'simulated requests per second of event time (default: --rate, or 1000 with --rate 0)').argParser(wholeNumber(0)))
     .option('--day <duration>', 'length of one simulated day, to compress the daily traffic shape (e.g. 10m)', '24h')
     .option('--duration <duration>', 'stop when event time is this far past --start (e.g. 90s, 10m, 2h)')
-    .addOption(new Option('--count <requests>', 'stop after this many requests').argParser(whole('--count')))
+    .addOption(new Option('--count <requests>', 'stop after this many requests').argParser(wholeNumber(0)))
     .option('--to <destination>', 'stdout, syslog (the receivers\' TCP ports), kafka (the topics), or a file path', 'stdout')
     .option('--host <host>', 'host of the syslog receivers (default: receivers.host, or 127.0.0.1 when it is 0.0.0.0)')
     .option('--metrics-host <host>', 'host of the metrics receiver, when it is not --host (receiver sets scaled apart, one per log type)')

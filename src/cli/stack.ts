@@ -3,6 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadOrExit } from './commands.js';
+import { configOption } from './options.js';
 
 const SETUP_STEPS = ['kafka', 'elasticsearch', 'kibana'] as const;
 type SetupStep = (typeof SETUP_STEPS)[number];
@@ -13,7 +14,7 @@ export function addStackCommand(program: Command): void {
   stack
     .command('init')
     .description('Write compose/.env: every variable of compose/.env.example, secrets generated, values taken from the kit config.')
-    .addOption(new Option('-c, --config <file>', 'the kit config the stack runs').default('cdnkit.yaml'))
+    .addOption(configOption('the kit config the stack runs'))
     .addOption(new Option('-d, --dir <dir>', 'the compose folder').default('compose'))
     .addOption(new Option('-g, --generated <dir>', 'where `cdnkit generate` writes for the stack').default('compose/generated'))
     .option('-o, --output <file>', 'where to write the file (default <dir>/.env; then give it to compose with --env-file)')
@@ -42,7 +43,7 @@ Example:
       if (!(SETUP_STEPS as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${SETUP_STEPS.join(', ')}`);
       return value as SetupStep;
     })
-    .addOption(new Option('-c, --config <file>', 'the kit config').default('cdnkit.yaml'))
+    .addOption(configOption())
     .option('--template <file>', 'elasticsearch: the generated index template', 'out/elasticsearch/index-template.json')
     .option('--kibana-url <url>', 'kibana: where Kibana listens', 'http://127.0.0.1:5601')
     .addHelpText(

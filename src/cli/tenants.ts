@@ -5,8 +5,8 @@ import { Command, Option } from 'commander';
 import type { KitConfig } from '../config/schema.js';
 import type { TenantAdmin } from '../tenants/admin.js';
 import { loadOrExit } from './commands.js';
+import { configOption } from './options.js';
 
-const configOption = () => new Option('-c, --config <file>', 'the kit config').default('cdnkit.yaml');
 const bundleDirOption = () => new Option('-o, --bundle-dir <dir>', 'where onboarding bundles are written').default('bundles');
 
 const ENVIRONMENT = `
