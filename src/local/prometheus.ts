@@ -10,9 +10,21 @@ export interface PrometheusOptions {
   dir: string;
   /** host:port it serves its API and UI on. */
   listen: string;
-  /** host:port of each bridge's operations endpoint. */
-  targets: string[];
-  scrapeIntervalSeconds: number;
+  /** Its prometheus.yml: bridgeScrapeConfig() for bridges it should scrape, or the compose stack's file. */
+  config: string;
+}
+
+/** A prometheus.yml that scrapes the bridges' operations endpoints (host:port each). */
+export function bridgeScrapeConfig(targets: string[], scrapeIntervalSeconds: number): string {
+  return [
+    'global:',
+    `  scrape_interval: ${scrapeIntervalSeconds}s`,
+    'scrape_configs:',
+    '  - job_name: cdnkit-bridges',
+    '    static_configs:',
+    `      - targets: [${targets.map((t) => `'${t}'`).join(', ')}]`,
+    '',
+  ].join('\n');
 }
 
 export interface RunningPrometheus {
@@ -26,23 +38,12 @@ export interface RunningPrometheus {
   stop(): Promise<void>;
 }
 
-/** Starts Prometheus and waits until it is ready (/-/ready). */
+/** Starts Prometheus and waits until it is ready (/-/ready); it exits at once on a config it refuses. */
 export async function startPrometheus(options: PrometheusOptions): Promise<RunningPrometheus> {
   mkdirSync(options.dir, { recursive: true });
   const configFile = join(options.dir, 'prometheus.yml');
   const logFile = join(options.dir, 'prometheus.log');
-  writeFileSync(
-    configFile,
-    [
-      'global:',
-      `  scrape_interval: ${options.scrapeIntervalSeconds}s`,
-      'scrape_configs:',
-      '  - job_name: cdnkit-bridges',
-      '    static_configs:',
-      `      - targets: [${options.targets.map((t) => `'${t}'`).join(', ')}]`,
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(configFile, options.config);
   const log = openSync(logFile, 'w');
   const child = spawnChild(
     options.bin,

@@ -20,7 +20,7 @@ import { setupElasticsearchTemplate } from '../stack/setup.js';
 import { startBridgeProcess, type BridgeProcess } from './bridge-process.js';
 import { alive, howItEnds, isLocal, portInUse, spawnChild, stopProcess } from './process.js';
 import { step } from './progress.js';
-import { startPrometheus, type RunningPrometheus } from './prometheus.js';
+import { bridgeScrapeConfig, startPrometheus, type RunningPrometheus } from './prometheus.js';
 import { startRsyslogd, type Rsyslogd } from './rsyslogd.js';
 import { startElasticsearch } from './services/elasticsearch.js';
 import { startServices } from './services/index.js';
@@ -208,8 +208,7 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalRun>
         bin,
         dir: join(dir, 'prometheus'),
         listen: options.prometheusListen,
-        targets: [dialable(config.bridges.metrics.listen), dialable(config.bridges.logs.listen)],
-        scrapeIntervalSeconds: SCRAPE_INTERVAL_SECONDS,
+        config: bridgeScrapeConfig([dialable(config.bridges.metrics.listen), dialable(config.bridges.logs.listen)], SCRAPE_INTERVAL_SECONDS),
       }),
     );
     processes.push(asStoppable('prometheus', prometheus, prometheus.logFile));

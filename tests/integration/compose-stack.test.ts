@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfigFile } from '../../src/config/load.js';
-import { runCommand, type RunResult } from '../../src/local/process.js';
+import { freePort, runCommand, type RunResult } from '../../src/local/process.js';
+import { startPrometheus } from '../../src/local/prometheus.js';
 import { parseEnvExample, STACK_ADDRESSES } from '../../src/stack/env-file.js';
 import { scratchDir } from '../support/scratch.js';
 
@@ -179,6 +180,24 @@ describe('compose/compose.yaml, as docker compose reads it', () => {
     // Grafana gets the variables its generated provisioning refers to.
     const provisioning = ['datasources', 'alerting'].map((k) => readFileSync(join(generated, 'grafana/provisioning', k, 'cdnkit.yaml'), 'utf8')).join('\n');
     for (const [, name] of provisioning.matchAll(/\$\{(\w+)\}/g)) expect(services.grafana!.environment, name).toHaveProperty(name!);
+  });
+
+  it("Prometheus's file is one the real Prometheus loads, scraping both bridges", async () => {
+    const prometheus = await startPrometheus({
+      bin: inject('tools').prometheus,
+      dir: scratchDir('cdnkit-stack-prometheus-'),
+      listen: `127.0.0.1:${await freePort()}`,
+      config: readFileSync(join(COMPOSE_DIR, 'prometheus/prometheus.yml'), 'utf8'),
+    });
+    try {
+      const response = await fetch(`${prometheus.url}/api/v1/status/config`);
+      const loaded = parse(((await response.json()) as { data: { yaml: string } }).data.yaml) as { scrape_configs: { static_configs: { targets: string[] }[] }[] };
+      const targets = loaded.scrape_configs.flatMap((c) => c.static_configs.flatMap((t) => t.targets));
+      const { config } = loadConfigFile(EXAMPLE_CONFIG);
+      expect(targets.sort()).toEqual((['logs', 'metrics'] as const).map((kind) => `bridge-${kind}:${config.bridges[kind].listen.split(':').at(-1)}`));
+    } finally {
+      await prometheus.stop();
+    }
   });
 
   it('the simulator sends to both Logstash receivers, one per log type, in the format their pipelines read', () => {

@@ -9,8 +9,7 @@ import type { KitConfigInput } from '../../src/config/schema.js';
 import { edgeTraffic } from '../../src/simulate/run.js';
 import { createBucket, startInfluxDB, type RunningInflux } from '../../src/local/services/influxdb.js';
 import { freePort } from '../../src/local/process.js';
-import { startPrometheus, type RunningPrometheus } from '../../src/local/prometheus.js';
-import { ensurePrometheus } from '../../src/local/tools.js';
+import { bridgeScrapeConfig, startPrometheus, type RunningPrometheus } from '../../src/local/prometheus.js';
 import { startBridgeProcess, type BridgeProcess } from '../../src/local/bridge-process.js';
 import { referenceKit, writeKitConfig } from './support/config.js';
 import { freshTopics, produceLines } from './support/kafka.js';
@@ -29,7 +28,7 @@ const promQuery = (query: string) => prometheus!.query(query);
 
 beforeAll(async () => {
   influx = await startInfluxDB();
-  const bin = await ensurePrometheus();
+  const bin = inject('tools').prometheus;
   topics = await freshTopics(['logs', 'metrics', 'dead'] as const, 1);
   const bucket = `pipeline-${id}`;
   await createBucket(influx, bucket);
@@ -46,8 +45,7 @@ beforeAll(async () => {
     bin,
     dir: scratchDir('cdnkit-grafana-pipeline-'),
     listen: `127.0.0.1:${await freePort()}`,
-    targets: [new URL(bridge.operations).host],
-    scrapeIntervalSeconds: SCRAPE_MS / 1000,
+    config: bridgeScrapeConfig([new URL(bridge.operations).host], SCRAPE_MS / 1000),
   });
   await eventually('Prometheus scrapes the bridge', async () => (await promQuery('up').catch(() => []))[0]?.value[1] === '1', 60_000);
 

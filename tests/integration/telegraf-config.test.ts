@@ -1,25 +1,16 @@
 // The bench's peer: the harness builds a trimmed Telegraf, and Telegraf accepts the configs the bench
 // generates for it (`telegraf config check` initializes every plugin without starting it), so a
 // bench run does not find out about a config mistake half-way through.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { telegrafConfig, type TelegrafJob } from '../../bench/lib/telegraf.js';
 import { runCommand } from '../../src/local/process.js';
-import { TELEGRAF_VERSION, ensureTelegraf } from '../../src/local/tools.js';
+import { TELEGRAF_VERSION } from '../../src/local/tools.js';
+import { scratchDir } from '../support/scratch.js';
 
-const INSTALL_TIMEOUT = 30 * 60_000;
-
-let telegraf: string;
-let scratch: string;
-beforeAll(async () => {
-  telegraf = await ensureTelegraf();
-  scratch = mkdtempSync(join(tmpdir(), 'cdnkit-telegraf-'));
-}, INSTALL_TIMEOUT);
-afterAll(() => {
-  rmSync(scratch, { recursive: true, force: true });
-});
+const telegraf = inject('tools').telegraf;
+const scratch = scratchDir('cdnkit-telegraf-');
 
 const job = (sink: TelegrafJob['sink']): TelegrafJob => ({
   brokers: ['127.0.0.1:1'],

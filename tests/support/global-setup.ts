@@ -3,7 +3,7 @@
 // to the tests with `inject`, and stops what it started at the end. A program or server that cannot
 // be obtained fails the run here, naming the step and the reason: no integration test is skipped.
 import type { TestProject } from 'vitest/node';
-import { ensureConsulTemplate, ensureDockerCompose, ensureFalco, ensureRsyslog, ensureVarnish } from '../../src/local/tools.js';
+import { ensureConsulTemplate, ensureDockerCompose, ensureFalco, ensurePrometheus, ensureRsyslog, ensureTelegraf, ensureVarnish } from '../../src/local/tools.js';
 import { startServices, type ServiceAddresses } from '../../src/local/services/index.js';
 import { progress } from '../../src/local/progress.js';
 
@@ -14,6 +14,8 @@ export interface ToolPaths {
   varnishd: string;
   varnishncsa: string;
   rsyslogd: string;
+  prometheus: string;
+  telegraf: string;
 }
 
 declare module 'vitest' {
@@ -32,6 +34,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const dockerCompose = await ensureDockerCompose();
   const varnish = await ensureVarnish();
   const rsyslog = await ensureRsyslog();
+  const prometheus = await ensurePrometheus();
+  const telegraf = await ensureTelegraf();
   project.provide('tools', {
     falco,
     consulTemplate,
@@ -39,6 +43,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     varnishd: varnish.varnishd,
     varnishncsa: varnish.varnishncsa,
     rsyslogd: rsyslog.rsyslogd,
+    prometheus,
+    telegraf,
   });
 
   const services = await startServices();
