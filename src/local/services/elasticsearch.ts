@@ -295,6 +295,9 @@ async function launch(home: string, url: string, port: number, forget: () => voi
             ES_JAVA_HOME: javaHome,
             ES_PATH_CONF: conf,
             ES_TMPDIR: join(dir, 'tmp'),
+            // The launcher's own JVM too: it checks the node's JVM options from a final-flags-*
+            // folder in java.io.tmpdir, and leaves it behind (with a gc.log) in /tmp otherwise.
+            CLI_JAVA_OPTS: `-Djava.io.tmpdir=${join(dir, 'tmp')}`,
             ES_JAVA_OPTS: heap,
           },
         });
